@@ -1,0 +1,2 @@
+#!/usr/bin/env node
+// Placeholder until the guest toolchain lands: builds nothing.
