@@ -11,11 +11,17 @@ export interface Delivery {
   reject(reason: string): Promise<void>;
 }
 
-/** Backlog as KEDA's scaler for this broker computes it, plus events delivered and not yet settled. */
+/**
+ * What the scaler sees for this source. `lag` is the scaling metric: the backlog computed the way
+ * KEDA's scaler for this broker computes it, with the events this process holds un-acknowledged
+ * included (NATS num_ack_pending and RabbitMQ's HTTP `messages` already include them; add them
+ * where KEDA's metric does not, e.g. AMQP's ready-only count or Redis' group lag). So a replica
+ * busy with an event keeps the metric up and is never scaled away under it.
+ */
 export interface LagReport {
-  /** The value KEDA's scaler for this trigger type would report (e.g. num_pending + num_ack_pending). */
+  /** The scaling metric described above. */
   lag: number;
-  /** Delivered to this process and not yet acked/nacked. */
+  /** Delivered to this process and not yet settled (for display; already inside `lag`). */
   inFlight: number;
 }
 
@@ -39,3 +45,16 @@ export interface Source {
   publish(event: Omit<FwEvent, 'attempt' | 'enqueuedAt'> & Partial<Pick<FwEvent, 'attempt' | 'enqueuedAt'>>): Promise<void>;
   close(): Promise<void>;
 }
+
+/** What every source factory receives besides the trigger's own metadata. */
+export interface SourceOptions {
+  /** Component name: default queue/consumer/group name. */
+  component: string;
+  /** Directory for local state (SQLite queue, dead letters): ./.featherweight by default. */
+  dataDir: string;
+  /** Upper bound on events held un-acked at once (the component's maxReplicaCount). */
+  prefetch: number;
+}
+
+/** Each source file exports one of these as `create`. Metadata values are strings, as in KEDA. */
+export type SourceFactory = (metadata: Record<string, string>, opts: SourceOptions) => Source;
