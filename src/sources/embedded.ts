@@ -1,0 +1,406 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { z } from 'zod';
+import type { Delivery, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/source.js';
+import type { FwEvent } from '../core/event.js';
+import { parseDuration } from '../core/units.js';
+import { parseOrThrow } from '../core/validation.js';
+
+/**
+ * The embedded queue: one SQLite file (<dataDir>/queue.db) holding every queue of the data dir in
+ * one table keyed by queue name. Durable across kill -9 (WAL, synchronous=NORMAL: a commit is in
+ * the WAL file before the call returns; see docs/decisions/030-embedded-queue.md).
+ *
+ * A delivery is a lease: `visible_at` moves to now + visibilityTimeout and `attempt` grows by one.
+ * A lease that is not settled in time is simply visible again, which is how an event held by a
+ * crashed process comes back. Ack and reject delete the row; nack makes it visible after a delay.
+ */
+
+/** Keys every embedded-queue-backed trigger accepts (the scaler's keys are read by the app). */
+export const queueMetadataKeys = {
+  queue: z.string().min(1).optional(),
+  visibilityTimeout: z.string().optional(),
+  pollInterval: z.string().optional(),
+  lagThreshold: z.string().optional(),
+  activationLagThreshold: z.string().optional(),
+} as const;
+
+export const metadata = z.strictObject({ ...queueMetadataKeys }) as unknown as z.ZodType<Record<string, string>>;
+
+export const defaultVisibilityTimeoutMs = 30_000;
+export const defaultPollIntervalMs = 200;
+
+type Published = Omit<FwEvent, 'attempt' | 'enqueuedAt'> & Partial<Pick<FwEvent, 'attempt' | 'enqueuedAt'>>;
+
+interface Row {
+  seq: number;
+  id: string;
+  source: string;
+  subject: string;
+  headers: string;
+  body: Buffer;
+  attempt: number;
+  enqueued_at: number;
+}
+
+export interface QueueStats {
+  queue: string;
+  ready: number;
+  delayed: number;
+  inFlight: number;
+  /** Milliseconds since the oldest un-acked event was first accepted; null when empty. */
+  oldestAgeMs: number | null;
+}
+
+/** One open queue.db, shared by every source and API handle of the process on that data dir. */
+interface Store {
+  file: string;
+  db: Database.Database;
+  refs: number;
+  /** next() callers waiting for rows on a queue. */
+  waiters: Map<string, Set<() => void>>;
+  /** Sources to notify (scaler push) when rows appear on their queue. */
+  watchers: Map<string, Set<() => void>>;
+  insert(queue: string, e: Published, now: number): boolean;
+  lease(queue: string, now: number, until: number): Row | undefined;
+  nextVisible(queue: string, now: number): number | null;
+  ack(seq: number): void;
+  nack(seq: number, attempt: number, visibleAt: number): void;
+  registerQueue(queue: string): void;
+  queues(): string[];
+  stats(queue: string, now: number): QueueStats;
+  wake(queue: string): void;
+  pollTimer: NodeJS.Timeout | null;
+  pollMs: number;
+}
+
+const stores = new Map<string, Store>();
+
+function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Store {
+  const file = path.resolve(dataDir, 'queue.db');
+  const existing = stores.get(file);
+  if (existing) {
+    existing.refs++;
+    if (pollMs < existing.pollMs) restartPoll(existing, pollMs);
+    return existing;
+  }
+  mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS messages (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      queue TEXT NOT NULL,
+      id TEXT NOT NULL,
+      source TEXT NOT NULL,
+      subject TEXT NOT NULL,
+      headers TEXT NOT NULL,
+      body BLOB NOT NULL,
+      attempt INTEGER NOT NULL,      -- deliveries so far
+      enqueued_at INTEGER NOT NULL,  -- epoch ms, first accepted
+      visible_at INTEGER NOT NULL,   -- epoch ms; deliverable when <= now
+      leased INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS messages_queue_id ON messages(queue, id);
+    CREATE INDEX IF NOT EXISTS messages_ready ON messages(queue, visible_at, seq);
+    CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+  `);
+  const insertStmt = db.prepare(
+    `INSERT OR IGNORE INTO messages (queue, id, source, subject, headers, body, attempt, enqueued_at, visible_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const leaseStmt = db.prepare(
+    `UPDATE messages SET attempt = attempt + 1, leased = 1, visible_at = ?
+     WHERE seq = (SELECT seq FROM messages WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT 1)
+     RETURNING seq, id, source, subject, headers, body, attempt, enqueued_at`,
+  );
+  const nextVisibleStmt = db.prepare(`SELECT MIN(visible_at) AS t FROM messages WHERE queue = ? AND visible_at > ?`).pluck();
+  const ackStmt = db.prepare(`DELETE FROM messages WHERE seq = ?`);
+  const nackStmt = db.prepare(`UPDATE messages SET leased = 0, visible_at = ? WHERE seq = ? AND attempt = ?`);
+  const registerStmt = db.prepare(`INSERT OR IGNORE INTO queues (name, created_at) VALUES (?, ?)`);
+  const queuesStmt = db.prepare(`SELECT name FROM queues UNION SELECT DISTINCT queue FROM messages ORDER BY 1`).pluck();
+  const statsStmt = db.prepare(
+    `SELECT
+       COALESCE(SUM(visible_at <= @now), 0) AS ready,
+       COALESCE(SUM(leased = 0 AND visible_at > @now), 0) AS delayed,
+       COALESCE(SUM(leased = 1 AND visible_at > @now), 0) AS inFlight,
+       MIN(enqueued_at) AS oldest
+     FROM messages WHERE queue = @queue`,
+  );
+  const dataVersion = db.prepare('PRAGMA data_version').pluck();
+
+  const store: Store = {
+    file,
+    db,
+    refs: 1,
+    waiters: new Map(),
+    watchers: new Map(),
+    insert(queue, e, now) {
+      const attempt = e.attempt !== undefined ? Math.max(0, e.attempt - 1) : 0;
+      const body = Buffer.isBuffer(e.body) ? e.body : Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength);
+      const r = insertStmt.run(queue, e.id, e.source, e.subject, JSON.stringify(e.headers ?? {}), body, attempt, e.enqueuedAt ?? now, now);
+      return r.changes > 0;
+    },
+    lease: (queue, now, until) => leaseStmt.get(until, queue, now) as Row | undefined,
+    nextVisible: (queue, now) => nextVisibleStmt.get(queue, now) as number | null,
+    ack: (seq) => void ackStmt.run(seq),
+    nack: (seq, attempt, visibleAt) => void nackStmt.run(visibleAt, seq, attempt),
+    registerQueue: (queue) => void registerStmt.run(queue, Date.now()),
+    queues: () => queuesStmt.all() as string[],
+    stats(queue, now) {
+      const r = statsStmt.get({ queue, now }) as { ready: number; delayed: number; inFlight: number; oldest: number | null };
+      return { queue, ready: r.ready, delayed: r.delayed, inFlight: r.inFlight, oldestAgeMs: r.oldest === null ? null : Math.max(0, now - r.oldest) };
+    },
+    wake(queue) {
+      for (const w of this.waiters.get(queue) ?? []) w();
+      for (const w of this.watchers.get(queue) ?? []) w();
+    },
+    pollTimer: null,
+    pollMs,
+  };
+  // Another process (`featherweight queue send`, a second `up`) committed: data_version changes only
+  // for other connections' commits, so this costs one pragma read per interval and wakes nobody otherwise.
+  let lastVersion = dataVersion.get() as number;
+  (store as Store & { poll: () => void }).poll = () => {
+    const v = dataVersion.get() as number;
+    if (v === lastVersion) return;
+    lastVersion = v;
+    for (const q of new Set([...store.waiters.keys(), ...store.watchers.keys()])) store.wake(q);
+  };
+  restartPoll(store, pollMs);
+  stores.set(file, store);
+  return store;
+}
+
+function restartPoll(store: Store, pollMs: number): void {
+  if (store.pollTimer) clearInterval(store.pollTimer);
+  store.pollMs = pollMs;
+  store.pollTimer = setInterval((store as Store & { poll: () => void }).poll, pollMs);
+  store.pollTimer.unref();
+}
+
+function releaseStore(store: Store): void {
+  if (--store.refs > 0) return;
+  if (store.pollTimer) clearInterval(store.pollTimer);
+  stores.delete(store.file);
+  store.db.close();
+}
+
+function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(value);
+}
+
+function removeFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(value);
+  if (set.size === 0) map.delete(key);
+}
+
+/** Time-ordered unique id (sortable like a ULID, readable in logs). */
+export function newEventId(): string {
+  return `${Date.now().toString(36).padStart(9, '0')}-${randomUUID().slice(0, 18)}`;
+}
+
+export interface EmbeddedQueueOptions {
+  /** Queue name inside queue.db. */
+  queue: string;
+  visibilityTimeoutMs?: number;
+  pollIntervalMs?: number;
+  prefetch?: number;
+}
+
+/** A Source over one queue of <dataDir>/queue.db; smtp, http and cron sources wrap it. */
+export interface EmbeddedSource extends Source {
+  readonly queue: string;
+  readonly dataDir: string;
+}
+
+export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, type = 'embedded'): EmbeddedSource {
+  const queue = o.queue;
+  const visibilityMs = o.visibilityTimeoutMs ?? defaultVisibilityTimeoutMs;
+  const prefetch = Math.max(1, o.prefetch ?? Number.MAX_SAFE_INTEGER);
+  let store: Store | null = null;
+  let ctx: SourceContext | null = null;
+  let closed = false;
+  let held = 0;
+  /** Woken when a delivery settles or the source closes (prefetch bound, close). */
+  const settleWaiters = new Set<() => void>();
+  const notify = () => ctx?.notify();
+
+  const need = (): Store => {
+    if (!store) throw new Error(`${type} source for queue "${queue}" is not started`);
+    return store;
+  };
+
+  const wakeSettled = () => {
+    for (const w of settleWaiters) w();
+  };
+
+  function toDelivery(s: Store, row: Row): Delivery {
+    held++;
+    let settled = false;
+    const settle = (what: string) => {
+      if (settled) throw new Error(`event ${row.id} was already settled; ${what} ignored`);
+      settled = true;
+      held--;
+      wakeSettled();
+    };
+    const event: FwEvent = {
+      id: row.id,
+      source: row.source,
+      subject: row.subject,
+      headers: JSON.parse(row.headers) as Record<string, string>,
+      body: row.body,
+      attempt: row.attempt,
+      enqueuedAt: row.enqueued_at,
+    };
+    return {
+      event,
+      async ack() {
+        settle('ack');
+        s.ack(row.seq);
+      },
+      async nack(delayMs: number) {
+        settle('nack');
+        // Only if our lease is still the current one: after a visibility timeout another consumer owns it.
+        s.nack(row.seq, row.attempt, Date.now() + Math.max(0, delayMs));
+        s.wake(queue);
+      },
+      async reject() {
+        settle('reject');
+        s.ack(row.seq);
+      },
+    };
+  }
+
+  /** Resolves on the first of: a wake on this queue, a settle, timeout, abort, close. */
+  function waitForChange(s: Store, signal: AbortSignal, timeoutMs: number | null, onSettle: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        removeFrom(s.waiters, queue, done);
+        settleWaiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      if (onSettle) settleWaiters.add(done);
+      else addTo(s.waiters, queue, done);
+      signal.addEventListener('abort', done, { once: true });
+      if (timeoutMs !== null) timer = setTimeout(done, Math.max(1, timeoutMs));
+    });
+  }
+
+  const source: EmbeddedSource = {
+    type,
+    queue,
+    dataDir,
+    async start(c) {
+      if (store) return;
+      ctx = c;
+      store = openStore(dataDir, o.pollIntervalMs);
+      store.registerQueue(queue);
+      addTo(store.watchers, queue, notify);
+      // A backlog left by a previous run is lag the scaler should see at once.
+      if (store.stats(queue, Date.now()).ready > 0) notify();
+    },
+    async next(signal) {
+      const s = need();
+      for (;;) {
+        if (closed || signal.aborted) return null;
+        if (held >= prefetch) {
+          await waitForChange(s, signal, null, true);
+          continue;
+        }
+        const now = Date.now();
+        const row = s.lease(queue, now, now + visibilityMs);
+        if (row) return toDelivery(s, row);
+        const at = s.nextVisible(queue, now);
+        await waitForChange(s, signal, at === null ? null : at - now, false);
+      }
+    },
+    async lag(): Promise<LagReport> {
+      const st = need().stats(queue, Date.now());
+      return { lag: st.ready + st.delayed + st.inFlight, inFlight: st.inFlight };
+    },
+    async publish(e) {
+      const s = need();
+      s.insert(queue, { ...e, source: e.source || type }, Date.now());
+      s.wake(queue);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      wakeSettled();
+      if (store) {
+        for (const w of [...(store.waiters.get(queue) ?? [])]) w();
+        removeFrom(store.watchers, queue, notify);
+        releaseStore(store);
+      }
+    },
+  };
+  return source;
+}
+
+/** Reads the keys every embedded-queue-backed trigger shares, with errors naming the key. */
+export function queueOptions(m: Record<string, string | undefined>, opts: SourceOptions): EmbeddedQueueOptions {
+  const dur = (key: string, fallback: number) => {
+    const v = m[key];
+    if (v === undefined) return fallback;
+    try {
+      return parseDuration(v);
+    } catch (err) {
+      throw new Error(`trigger metadata ${key}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    queue: m.queue ?? opts.component,
+    visibilityTimeoutMs: dur('visibilityTimeout', defaultVisibilityTimeoutMs),
+    pollIntervalMs: dur('pollInterval', defaultPollIntervalMs),
+    prefetch: opts.prefetch,
+  };
+}
+
+export const create: SourceFactory = (md, opts) => {
+  const m = parseOrThrow(metadata, md, 'embedded trigger metadata', 'metadata') as Record<string, string | undefined>;
+  return createEmbeddedQueue(opts.dataDir, queueOptions(m, opts), 'embedded');
+};
+
+/** What `featherweight queue send` and the API need without a running source. */
+export interface QueueHandle {
+  send(queue: string, e: { body: Uint8Array; headers?: Record<string, string>; id?: string; source?: string; subject?: string; attempt?: number; enqueuedAt?: number }): string;
+  queues(): string[];
+  stats(queue?: string): QueueStats[];
+  close(): void;
+}
+
+export function openQueue(dataDir: string): QueueHandle {
+  const s = openStore(dataDir);
+  let open = true;
+  return {
+    send(queue, e) {
+      const id = e.id ?? newEventId();
+      s.insert(queue, { id, source: e.source ?? 'embedded', subject: e.subject ?? queue, headers: e.headers ?? {}, body: e.body, attempt: e.attempt, enqueuedAt: e.enqueuedAt }, Date.now());
+      s.registerQueue(queue);
+      s.wake(queue);
+      return id;
+    },
+    queues: () => s.queues(),
+    stats(queue) {
+      const now = Date.now();
+      return (queue === undefined ? s.queues() : [queue]).map((q) => s.stats(q, now));
+    },
+    close() {
+      if (!open) return;
+      open = false;
+      releaseStore(s);
+    },
+  };
+}

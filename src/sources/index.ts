@@ -1,0 +1,25 @@
+import type { z } from 'zod';
+import type { SourceFactory } from '../core/source.js';
+import * as embedded from './embedded.js';
+import * as smtp from './smtp.js';
+import * as http from './http.js';
+import * as cron from './cron.js';
+// brokers: imports
+
+export interface SourceEntry {
+  create: SourceFactory;
+  /** Strict schema of the trigger's metadata: KEDA's keys for the type plus featherweight's connection keys. */
+  metadata: z.ZodType<Record<string, string>>;
+}
+
+/** Every trigger type the manifest accepts, by `trigger.type`. */
+export const sources: Record<string, SourceEntry> = {
+  embedded: { create: embedded.create, metadata: embedded.metadata },
+  smtp: { create: smtp.create, metadata: smtp.metadata },
+  http: { create: http.create, metadata: http.metadata },
+  cron: { create: cron.create, metadata: cron.metadata },
+  // brokers: entries
+};
+
+/** Trigger types whose events live in <dataDir>/queue.db (dlq retry needs no broker for them). */
+export const embeddedQueueTypes = ['embedded', 'smtp', 'http', 'cron'] as const;
