@@ -1,0 +1,6 @@
+export * from './limits.js';
+export { compileModule, loadModule } from './compile.js';
+export { createWasi, type Wasi, type WasiOptions } from './wasi.js';
+export type { GuestRun } from './result.js';
+export { runWasiCommand, eventEnv, type CommandInput } from './wasi-command.js';
+export { callExport, type ExportCall } from './exports-abi.js';

@@ -1,0 +1,187 @@
+/**
+ * ABI `wasi-command` (the CGI/WAGI model): WASI preview1 `_start`, event body on stdin, metadata in env,
+ * stdout captured, exit code 0 = success. Synchronous: it runs inside a worker thread, and the pool
+ * enforces the wall-clock timeout by terminating that thread.
+ */
+import type { FwEvent } from '../core/event.js';
+import type { GuestErrorInfo } from '../core/errors.js';
+import { moduleMeta, PAGE, type ModuleMeta } from './compile.js';
+import type { Grants, Limits } from './limits.js';
+import { formatBytes, type GuestRun } from './result.js';
+import { createWasi, OutputLimitExceeded, ProcExit, type Wasi } from './wasi.js';
+
+export interface CommandInput {
+  stdin: Uint8Array;
+  env: Record<string, string>;
+  /** Arguments after the program name; the guest sees argv = ['guest', ...args]. */
+  args: string[];
+}
+
+export const ARGV0 = 'guest';
+const WASI = 'wasi_snapshot_preview1';
+const empty = new Uint8Array(0);
+
+/** Environment for one event: EVENT_ID, EVENT_SOURCE, EVENT_SUBJECT, EVENT_HEADER_<NAME> (upper case, non-alphanumerics as _). */
+export function eventEnv(event: FwEvent): Record<string, string> {
+  const env: Record<string, string> = { EVENT_ID: event.id, EVENT_SOURCE: event.source, EVENT_SUBJECT: event.subject };
+  for (const [name, value] of Object.entries(event.headers)) {
+    env[`EVENT_HEADER_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = String(value);
+  }
+  return env;
+}
+
+interface Checked {
+  /** null when the module is fine for the ABI, else why not. */
+  problem: string | null;
+  meta: ModuleMeta;
+}
+
+const checkedCommand = new WeakMap<WebAssembly.Module, Checked>();
+
+/** The first import the host does not provide, as "imports env.foo which the host does not provide". */
+export function missingImport(module: WebAssembly.Module, meta: ModuleMeta, wasiNames: Set<string>): string | null {
+  for (const imp of WebAssembly.Module.imports(module)) {
+    if (meta.memory && imp.kind === 'memory' && imp.module === meta.memory.module && imp.name === meta.memory.name) continue;
+    if (imp.module === WASI && imp.kind === 'function' && wasiNames.has(imp.name)) continue;
+    return `imports ${imp.module}.${imp.name} (${imp.kind}) which the host does not provide`;
+  }
+  return null;
+}
+
+let wasiNamesCache: Set<string> | null = null;
+export function wasiNames(): Set<string> {
+  wasiNamesCache ??= new Set(Object.keys(createWasi({ args: [], env: {}, stdin: empty, maxStdoutBytes: 0, preopens: [] }).imports[WASI]));
+  return wasiNamesCache;
+}
+
+function checkCommand(module: WebAssembly.Module): Checked {
+  let c = checkedCommand.get(module);
+  if (c) return c;
+  const meta = moduleMeta(module);
+  let problem = missingImport(module, meta, wasiNames());
+  if (!problem) {
+    const exps = WebAssembly.Module.exports(module);
+    if (!exps.some((e) => e.name === '_start' && e.kind === 'function')) {
+      problem = 'exports no _start function: it is not a WASI command (build it as a wasm32-wasi executable, not a library)';
+    } else if (!exps.some((e) => e.name === 'memory' && e.kind === 'memory')) {
+      problem = 'exports no memory named "memory", which WASI needs';
+    }
+  }
+  c = { problem, meta };
+  checkedCommand.set(module, c);
+  return c;
+}
+
+/** A capped memory for a module compiled by compileModule, or an error if even its initial size is over the limit. */
+export function makeMemory(meta: ModuleMeta, limits: Limits): { memory: WebAssembly.Memory | null; error: GuestErrorInfo | null } {
+  const m = meta.memory;
+  if (!m) return { memory: null, error: null };
+  const capPages = Math.floor(limits.maxMemoryBytes / PAGE);
+  if (m.initial > capPages) {
+    return {
+      memory: null,
+      error: {
+        kind: 'memory-limit',
+        message: `guest needs ${formatBytes(m.initial * PAGE)} of memory at start, above the memory limit of ${formatBytes(limits.maxMemoryBytes)}`,
+      },
+    };
+  }
+  const maximum = Math.min(m.maximum ?? 65536, capPages);
+  try {
+    const desc = m.shared ? { initial: m.initial, maximum, shared: true } : { initial: m.initial, maximum };
+    return { memory: new WebAssembly.Memory(desc), error: null };
+  } catch (err) {
+    // V8 could not reserve address space: too many live instances in this process.
+    return { memory: null, error: { kind: 'memory-limit', message: `host could not reserve memory for the guest: ${(err as Error).message}` } };
+  }
+}
+
+export function importObject(wasi: Wasi | null, meta: ModuleMeta, memory: WebAssembly.Memory | null): WebAssembly.Imports {
+  const imports: WebAssembly.Imports = wasi ? { ...wasi.imports } : {};
+  if (meta.memory && memory) {
+    imports[meta.memory.module] = { ...(imports[meta.memory.module] ?? {}), [meta.memory.name]: memory };
+  }
+  return imports;
+}
+
+/**
+ * Turns whatever ended a guest into its typed error. A trap or non-zero exit while the memory is within
+ * max(64 KiB, limit/8) of the cap counts as 'memory-limit': the likeliest cause is a failed memory.grow.
+ */
+export function classify(err: unknown, memory: WebAssembly.Memory | null, limits: Limits): GuestErrorInfo {
+  const near = (): string | null => {
+    if (!memory) return null;
+    const size = memory.buffer.byteLength;
+    const cap = limits.maxMemoryBytes;
+    return cap - size <= Math.max(PAGE, cap / 8) ? `guest hit the memory limit of ${formatBytes(cap)} (memory at ${formatBytes(size)})` : null;
+  };
+  if (err instanceof ProcExit) {
+    const n = near();
+    if (n) return { kind: 'memory-limit', message: `${n} and exited with code ${err.code}` };
+    return { kind: 'exit', message: `guest exited with code ${err.code}`, exitCode: err.code };
+  }
+  if (err instanceof OutputLimitExceeded) {
+    return { kind: 'output-limit', message: `guest wrote more than ${formatBytes(err.limit)} to ${err.stream} (the output limit); output was cut there` };
+  }
+  if (err instanceof WebAssembly.RuntimeError) {
+    const n = near();
+    if (n) return { kind: 'memory-limit', message: `${n} and trapped: ${err.message}` };
+    return { kind: 'trap', message: `guest trapped: ${err.message}` };
+  }
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return { kind: 'trap', message: 'guest trapped: call stack exhausted (Maximum call stack size exceeded)' };
+  }
+  if (err instanceof WebAssembly.LinkError || err instanceof WebAssembly.CompileError) {
+    return { kind: 'invalid-module', message: `guest cannot be instantiated: ${err.message}` };
+  }
+  if (err instanceof RangeError && /memory/i.test(err.message)) {
+    return { kind: 'memory-limit', message: `host could not allocate memory for the guest: ${err.message}` };
+  }
+  // Anything else is a JS error raised inside the guest's call chain (e.g. a bad value at the boundary).
+  return { kind: 'trap', message: `guest trapped: ${(err as Error)?.message ?? String(err)}` };
+}
+
+/** Runs the module's _start once on a fresh instance. Never throws for anything the guest does. */
+export function runWasiCommand(module: WebAssembly.Module, input: CommandInput, limits: Limits, grants?: Grants): GuestRun {
+  if (input.stdin.length > limits.maxStdinBytes) {
+    return {
+      ok: false,
+      error: {
+        kind: 'memory-limit',
+        message: `event body of ${formatBytes(input.stdin.length)} is above the stdin limit of ${formatBytes(limits.maxStdinBytes)} (maxStdinBytes); the guest was not run`,
+      },
+      stdout: empty,
+      stderr: empty,
+    };
+  }
+  const { problem, meta } = checkCommand(module);
+  if (problem) return { ok: false, error: { kind: 'invalid-module', message: `module ${problem}` }, stdout: empty, stderr: empty };
+  const { memory: provided, error } = makeMemory(meta, limits);
+  if (error) return { ok: false, error, stdout: empty, stderr: empty };
+
+  const env = grants && Object.keys(grants.env).length > 0 ? { ...grants.env, ...input.env } : input.env;
+  const wasi = createWasi({
+    args: [ARGV0, ...input.args],
+    env,
+    stdin: input.stdin,
+    maxStdoutBytes: limits.maxStdoutBytes,
+    preopens: grants?.dirs ?? [],
+  });
+  let memory = provided;
+  try {
+    const instance = new WebAssembly.Instance(module, importObject(wasi, meta, provided));
+    memory = instance.exports.memory as WebAssembly.Memory;
+    wasi.bind(memory);
+    (instance.exports._start as () => void)();
+    // A module compiled elsewhere (no meta) cannot be capped by import; at least report that it went over.
+    if (!provided && memory.buffer.byteLength > limits.maxMemoryBytes) {
+      return { ok: false, error: classify(new WebAssembly.RuntimeError('memory above the limit'), memory, limits), stdout: wasi.stdout(), stderr: wasi.stderr() };
+    }
+    return { ok: true, exitCode: 0, stdout: wasi.stdout(), stderr: wasi.stderr() };
+  } catch (err) {
+    if (err instanceof ProcExit && err.code === 0) return { ok: true, exitCode: 0, stdout: wasi.stdout(), stderr: wasi.stderr() };
+    return { ok: false, error: classify(err, memory, limits), stdout: wasi.stdout(), stderr: wasi.stderr() };
+  } finally {
+    wasi.dispose();
+  }
+}
