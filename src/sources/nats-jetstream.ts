@@ -1,0 +1,196 @@
+/**
+ * NATS JetStream source: a durable pull consumer (`js.consumers.get` + `consume`), explicit acks.
+ * ack = +ACK, nack(delay) = NAK with delay, reject = TERM, `working()` keeps a long event alive.
+ * Lag = num_pending + num_ack_pending of the consumer, as KEDA's nats-jetstream scaler computes it
+ * (KEDA reads them from the monitoring endpoint's /jsz; the consumer info API returns the same
+ * numbers, so the monitoring port may stay off). See docs/decisions/040-nats-jetstream-source.md.
+ */
+import { z } from 'zod';
+import { connect, headers as natsHeaders, nanos, type NatsConnection, type MsgHdrs } from '@nats-io/transport-node';
+import {
+  AckPolicy,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
+import { parseDuration } from '../core/index.js';
+import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, intHeader, numeric, once, parseMetadata } from './broker-common.js';
+
+export const type = 'nats-jetstream';
+
+export const metadata = z.strictObject({
+  // featherweight's connection key (KEDA only talks to the monitoring endpoint)
+  servers: z.string().default('nats://127.0.0.1:4222'),
+  // KEDA's keys
+  natsServerMonitoringEndpoint: z.string().optional(),
+  account: z.string().default('$G'),
+  stream: z.string().min(1, 'set the JetStream stream name'),
+  consumer: z.string().optional(),
+  lagThreshold: numeric('10'),
+  activationLagThreshold: numeric('0'),
+  useHttps: bool('false'),
+  // featherweight's keys
+  subject: z.string().optional(),
+  createStream: bool('true'),
+  createConsumer: bool('true'),
+  ackWait: z.string().default('30s'),
+});
+
+interface Held {
+  msg: JsMsg;
+  delivery: Delivery;
+}
+
+export const create: SourceFactory = (md: Record<string, string>, opts: SourceOptions): Source => {
+  const m = parseMetadata(type, metadata, md);
+  const durable = m.consumer ?? opts.component;
+  const ackWaitMs = parseDuration(m.ackWait);
+  if (ackWaitMs < 1000) throw new Error(`${type} trigger: metadata ackWait: must be at least 1s (got ${m.ackWait})`);
+  const prefetch = Math.max(1, opts.prefetch);
+  const inbox = new Inbox<Held>();
+  // every message taken from the client and not settled: in the inbox or handed to the dispatcher
+  const holding = new Set<Held>();
+  let nc: NatsConnection | undefined;
+  let jsm: JetStreamManager | undefined;
+  let js: JetStreamClient | undefined;
+  let messages: ConsumerMessages | undefined;
+  let ctx: SourceContext | undefined;
+  let closed = false;
+  let termWithReason = false;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let pumpDone: Promise<void> = Promise.resolve();
+  // capacity gate: the pump takes a message from the client only while fewer than `prefetch` are held
+  let wake: (() => void) | undefined;
+  const held = () => holding.size;
+  const release = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  const toDelivery = (msg: JsMsg): Held => {
+    const h = msg.headers;
+    const hdrs: Record<string, string> = {};
+    if (h) for (const k of h.keys()) hdrs[k] = h.get(k);
+    const base = intHeader(h?.get(ATTEMPT_HEADER)) ?? 1;
+    const event: FwEvent = {
+      id: h?.get(EVENT_ID_HEADER) || h?.get('Nats-Msg-Id') || `${msg.info.stream}:${msg.seq}`,
+      source: type,
+      subject: msg.subject,
+      headers: hdrs,
+      body: msg.data,
+      attempt: base - 1 + msg.info.deliveryCount,
+      enqueuedAt: intHeader(h?.get(ENQUEUED_HEADER)) ?? Number(msg.timestampNanos / 1_000_000n),
+    };
+    const entry = { msg } as Held;
+    const settle = (f: () => void) =>
+      once(async () => {
+        if (!holding.delete(entry)) return;
+        f();
+        release();
+      });
+    entry.delivery = {
+      event,
+      ack: settle(() => msg.ack()),
+      nack: (delayMs: number) => settle(() => msg.nak(Math.max(0, Math.round(delayMs))))(),
+      // servers before 2.11 do not parse "+TERM <reason>" and would redeliver the message
+      reject: (reason: string) => settle(() => (termWithReason ? msg.term(reason.slice(0, 200)) : msg.term()))(),
+    };
+    return entry;
+  };
+
+  const pump = async (msgs: ConsumerMessages) => {
+    for await (const msg of msgs) {
+      if (closed) {
+        msg.nak();
+        continue;
+      }
+      const h = toDelivery(msg);
+      holding.add(h);
+      if (inbox.push(h)) ctx?.notify();
+      while (!closed && held() >= prefetch) await new Promise<void>((r) => (wake = r));
+    }
+  };
+
+  return {
+    type,
+    async start(c: SourceContext) {
+      ctx = c;
+      nc = await connect({ servers: m.servers.split(',').map((s) => s.trim()), name: `featherweight:${opts.component}`, maxReconnectAttempts: -1 });
+      const [major = 0, minor = 0] = (nc.info?.version ?? '0.0').split('.').map(Number);
+      termWithReason = major > 2 || (major === 2 && minor >= 11);
+      jsm = await jetstreamManager(nc);
+      js = jetstream(nc);
+      if (m.createStream === 'true') {
+        try {
+          await jsm.streams.info(m.stream);
+        } catch {
+          await jsm.streams.add({ name: m.stream, subjects: [m.subject ?? `${m.stream}.>`] });
+        }
+      }
+      let exists = true;
+      try {
+        await jsm.consumers.info(m.stream, durable);
+      } catch {
+        exists = false;
+      }
+      if (!exists) {
+        if (m.createConsumer !== 'true') throw new Error(`${type}: consumer ${durable} does not exist on stream ${m.stream} (createConsumer is false)`);
+        await jsm.consumers.add(m.stream, {
+          durable_name: durable,
+          ack_policy: AckPolicy.Explicit,
+          ack_wait: nanos(ackWaitMs),
+          ...(m.subject ? { filter_subject: m.subject } : {}),
+        });
+      }
+      const consumer = await js.consumers.get(m.stream, durable);
+      messages = await consumer.consume({ max_messages: prefetch });
+      pumpDone = pump(messages).catch((err) => {
+        if (!closed) ctx?.log.error({ err: String(err), stream: m.stream, consumer: durable }, 'nats-jetstream consumer stopped');
+      });
+      // a long event keeps its message: +WPI resets ack_wait before it runs out
+      heartbeat = setInterval(() => {
+        for (const h of holding) h.msg.working();
+      }, Math.max(500, ackWaitMs / 3));
+      heartbeat.unref();
+    },
+    async next(signal: AbortSignal) {
+      const h = await inbox.next(signal);
+      return h ? h.delivery : null;
+    },
+    async lag(): Promise<LagReport> {
+      if (!jsm) throw new Error(`${type}: lag() before start()`);
+      const ci = await jsm.consumers.info(m.stream, durable);
+      const inFlight = held();
+      return { lag: ci.num_pending + ci.num_ack_pending, inFlight };
+    },
+    async publish(e) {
+      if (!js) throw new Error(`${type}: publish() before start()`);
+      const h: MsgHdrs = natsHeaders();
+      for (const [k, v] of Object.entries(e.headers)) h.set(k, v);
+      h.set(EVENT_ID_HEADER, e.id);
+      if (e.attempt !== undefined) h.set(ATTEMPT_HEADER, String(e.attempt));
+      h.set(ENQUEUED_HEADER, String(e.enqueuedAt ?? Date.now()));
+      const subject = e.subject || (m.subject && !/[*>]/.test(m.subject) ? m.subject : `${m.stream}.events`);
+      await js.publish(subject, e.body, { headers: h });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (heartbeat) clearInterval(heartbeat);
+      inbox.close();
+      release();
+      // hand back what this process still holds so another consumer gets it now, not after ack_wait
+      inbox.drain();
+      for (const h of holding) h.msg.nak();
+      holding.clear();
+      if (messages) await messages.close().catch(() => undefined);
+      await pumpDone;
+      if (nc) await nc.drain().catch(() => nc?.close());
+    },
+  };
+};
