@@ -4,6 +4,7 @@ import * as embedded from './embedded.js';
 import * as smtp from './smtp.js';
 import * as http from './http.js';
 import * as cron from './cron.js';
+import * as natsJetstream from './nats-jetstream.js';
 // brokers: imports
 
 export interface SourceEntry {
@@ -18,6 +19,7 @@ export const sources: Record<string, SourceEntry> = {
   smtp: { create: smtp.create, metadata: smtp.metadata },
   http: { create: http.create, metadata: http.metadata },
   cron: { create: cron.create, metadata: cron.metadata },
+  'nats-jetstream': { create: natsJetstream.create, metadata: natsJetstream.metadata },
   // brokers: entries
 };
 
