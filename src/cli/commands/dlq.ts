@@ -1,0 +1,133 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { openDeadLetters, type DeadLetter } from '../../sources/dead-letters.js';
+import { openQueue } from '../../sources/embedded.js';
+import { embeddedQueueTypes, sources } from '../../sources/index.js';
+import { loadManifest, type AppManifest } from '../../app/manifest.js';
+import { defaultDataDir, formatAge, formatTable } from './queue.js';
+
+const quietCtx = { notify() {}, log: { info() {}, warn() {}, error() {} } };
+
+function publicEntry(d: DeadLetter) {
+  return { ...d, event: { ...d.event, body: Buffer.from(d.event.body).toString('base64'), bodyEncoding: 'base64' } };
+}
+
+/** The manifest when -f was given (must load) or ./featherweight.yaml exists (best effort). */
+function manifestFor(file: string | undefined): AppManifest | null {
+  if (file !== undefined) return loadManifest(file);
+  if (!existsSync('featherweight.yaml')) return null;
+  try {
+    return loadManifest('featherweight.yaml');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Puts a dead letter's event back on its component's source as a fresh event (attempt 1, same id).
+ * With the manifest, any source type works (its publish() reaches the broker); without one, the
+ * embedded-queue-backed types still can, since their queue lives in the data dir.
+ */
+async function retry(entry: DeadLetter, dataDir: string, manifest: AppManifest | null): Promise<string> {
+  const { attempt: _a, enqueuedAt: _e, ...event } = entry.event;
+  const spec = manifest?.components.find((c) => c.name === entry.component);
+  if (spec) {
+    const src = sources[spec.trigger.type]?.create(spec.trigger.metadata, { component: spec.name, dataDir, prefetch: 1 });
+    if (!src) throw new Error(`component ${spec.name} has trigger type ${spec.trigger.type}, which this build does not know`);
+    await src.start(quietCtx);
+    try {
+      await src.publish(event);
+    } finally {
+      await src.close();
+    }
+    return `${spec.trigger.type} source of ${spec.name}`;
+  }
+  if (!(embeddedQueueTypes as readonly string[]).includes(event.source)) {
+    throw new Error(
+      `dead letter ${entry.id} came from a ${event.source} source: retrying it needs the app manifest (-f featherweight.yaml) naming component ${entry.component}`,
+    );
+  }
+  // Embedded events travel under their queue name; smtp/http/cron queues default to the component name.
+  const queue = event.source === 'embedded' ? event.subject : entry.component;
+  const q = openQueue(dataDir);
+  try {
+    q.send(queue, { ...event, attempt: 1 });
+  } finally {
+    q.close();
+  }
+  return `embedded queue ${queue}`;
+}
+
+export function register(program: Command): void {
+  const dlq = program.command('dlq').description('the dead-letter store (<data-dir>/dead-letters.db)');
+
+  dlq
+    .command('list')
+    .description('events that failed maxAttempts times, newest first, with the reason')
+    .option('--data-dir <dir>', 'state directory', defaultDataDir)
+    .option('-c, --component <name>', 'only this component')
+    .option('--limit <n>', 'at most n entries', '100')
+    .option('--json', 'print JSON (bodies base64)')
+    .action((o: { dataDir: string; component?: string; limit: string; json?: boolean }) => {
+      const limit = Number(o.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit ${o.limit}: use a positive whole number`);
+      const store = openDeadLetters(o.dataDir);
+      let entries: DeadLetter[];
+      try {
+        entries = store.list({ ...(o.component !== undefined ? { component: o.component } : {}), limit });
+      } finally {
+        store.close();
+      }
+      if (o.json) {
+        console.log(JSON.stringify(entries.map(publicEntry), null, 2));
+        return;
+      }
+      if (entries.length === 0) {
+        console.log('no dead letters');
+        return;
+      }
+      const now = Date.now();
+      console.log(
+        formatTable(
+          ['ID', 'COMPONENT', 'EVENT', 'ATTEMPTS', 'AGE', 'REASON'],
+          entries.map((d) => [d.id, d.component, d.event.id, String(d.event.attempt), formatAge(now - d.createdAt), d.reason.replace(/\s+/g, ' ').slice(0, 100)]),
+        ),
+      );
+    });
+
+  dlq
+    .command('retry')
+    .description("put a dead letter's event back on its component's source (fresh attempts, same id) and remove it")
+    .argument('<id>', 'dead letter id (see dlq list)')
+    .option('--data-dir <dir>', 'state directory (default: the manifest dataDir, else ./.featherweight)')
+    .option('-f, --file <manifest>', 'app manifest (needed for broker sources; default ./featherweight.yaml if present)')
+    .action(async (id: string, o: { dataDir?: string; file?: string }) => {
+      const manifest = manifestFor(o.file);
+      const dataDir = o.dataDir ?? manifest?.dataDir ?? defaultDataDir;
+      const store = openDeadLetters(dataDir);
+      try {
+        const entry = store.get(id);
+        if (!entry) throw new Error(`no dead letter with id ${id} in ${dataDir} (see featherweight dlq list)`);
+        const where = await retry(entry, dataDir, manifest);
+        store.remove(id);
+        console.log(`retried ${id}: event ${entry.event.id} is back on the ${where}`);
+      } finally {
+        store.close();
+      }
+    });
+
+  dlq
+    .command('drop')
+    .description('delete a dead letter for good')
+    .argument('<id>', 'dead letter id (see dlq list)')
+    .option('--data-dir <dir>', 'state directory', defaultDataDir)
+    .action((id: string, o: { dataDir: string }) => {
+      const store = openDeadLetters(o.dataDir);
+      try {
+        if (!store.remove(id)) throw new Error(`no dead letter with id ${id} in ${o.dataDir} (see featherweight dlq list)`);
+        console.log(`dropped ${id}`);
+      } finally {
+        store.close();
+      }
+    });
+}
