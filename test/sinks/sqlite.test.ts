@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { create } from '../../src/sinks/sqlite.js';
+import { sinks } from '../../src/sinks/index.js';
+import { defaultTableName } from '../../src/sinks/table.js';
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-sqlite-sink-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('a redelivered event does not duplicate rows; new keys add columns; values keep their types', async (t) => {
+  const dir = tempDir(t);
+  const sink = create({ type: 'sqlite' }, { dataDir: dir, component: 'mail-lines' });
+  await sink.start();
+  t.after(() => sink.close());
+  assert.equal(sink.table, 'mail_lines');
+  assert.equal(sink.path, path.join(dir, 'rows.db'));
+  await sink.write('e1', [{ file: 'a.txt', line: 1 }, { file: 'a.txt', line: 2 }]);
+  await sink.write('e1', [{ file: 'a.txt', line: 1 }, { file: 'a.txt', line: 2 }]); // redelivery
+  assert.equal(await sink.count(), 2);
+  await sink.write('e2', [{ file: 'b.txt', line: 1, text: 'hello', ok: true, meta: { k: [1, 2] } }]);
+  assert.equal(await sink.count(), 3);
+  const db = new Database(sink.path, { readonly: true });
+  t.after(() => db.close());
+  const cols = db.prepare(`SELECT name FROM pragma_table_info('mail_lines')`).pluck().all();
+  assert.deepEqual(cols, ['event_id', 'record_index', 'created_at', 'file', 'line', 'text', 'ok', 'meta']);
+  const row = db.prepare(`SELECT * FROM mail_lines WHERE event_id = 'e2'`).get() as Record<string, unknown>;
+  assert.equal(row.line, 1);
+  assert.equal(row.ok, 1);
+  assert.equal(row.meta, '{"k":[1,2]}');
+  assert.equal(row.record_index, 0);
+  // A key differing only in case maps onto the existing column (SQLite names are case-insensitive).
+  await sink.write('e3', [{ File: 'c.txt' }]);
+  assert.equal((db.prepare(`SELECT file FROM mail_lines WHERE event_id = 'e3'`).get() as { file: string }).file, 'c.txt');
+});
+
+test('rows(): newest first, paging, substring filter over text', async (t) => {
+  const dir = tempDir(t);
+  const sink = create({ type: 'sqlite', table: 'r' }, { dataDir: dir, component: 'x' });
+  await sink.start();
+  t.after(() => sink.close());
+  for (let i = 0; i < 5; i++) await sink.write(`ev${i}`, [{ text: i % 2 ? 'needle here' : 'hay', n: i }]);
+  const all = await sink.rows({ limit: 2, offset: 0 });
+  assert.equal(all.total, 5);
+  assert.deepEqual(all.rows.map((r) => r.n), [4, 3]);
+  const filtered = await sink.rows({ limit: 10, offset: 0, filter: 'needle' });
+  assert.equal(filtered.total, 2);
+  assert.deepEqual(filtered.rows.map((r) => r.event_id).sort(), ['ev1', 'ev3']);
+});
+
+test('one transaction per event: a bad record writes none of the event', async (t) => {
+  const dir = tempDir(t);
+  const sink = create({ type: 'sqlite' }, { dataDir: dir, component: 'tx' });
+  await sink.start();
+  t.after(() => sink.close());
+  await assert.rejects(sink.write('e1', [{ a: 1 }, { 'bad key': 2 }]), /record 1 key "bad key" is not a safe SQL identifier/);
+  assert.equal(await sink.count(), 0);
+  await assert.rejects(sink.write('e1', [{ event_id: 'x' }]), /reserved/);
+  await assert.rejects(sink.write('e1', ['not an object' as never]), /not a JSON object/);
+});
+
+test('bad identifiers are rejected with a clear message; config is strict', () => {
+  assert.throws(() => create({ type: 'sqlite', table: 'x; DROP TABLE y' }, { dataDir: '/tmp', component: 'c' }), /sink table "x; DROP TABLE y" is not a safe SQL identifier/);
+  assert.throws(() => create({ type: 'sqlite', table: '1abc' }, { dataDir: '/tmp', component: 'c' }), /not a safe SQL identifier/);
+  assert.equal(sinks.sqlite!.config.safeParse({ type: 'sqlite', tabel: 'x' }).success, false);
+  assert.equal(defaultTableName('9-lives.v2'), '_9_lives_v2');
+});
