@@ -1,0 +1,363 @@
+/**
+ * The loop that drives a replica target the way KEDA + the HPA drive a Deployment: KEDA's poll every
+ * pollingInterval (0<->1, idle<->min, cooldown), the HPA's sync every hpaSyncMs (1<->N), plus push:
+ * notify() while at zero activates at once. The clock and the target are passed in, so the same
+ * loop runs in-process (real clock) and in `featherweight simulate` (virtual clock).
+ *
+ * Scale-in safety: the loop only sets a count; the pool drains busy replicas before stopping them,
+ * and sources count in-flight events in their lag, so a busy replica is never scaled away under it.
+ */
+import type { ScalingSpec } from './spec.js';
+import {
+  evaluateActivity,
+  fallbackMetricValue,
+  fallbackReplicas,
+  formulaOf,
+  compositeValue,
+  inFallback,
+  kedaDecide,
+  triggerStatus,
+  type KedaState,
+  type MetricValues,
+  type TriggerStatus,
+} from './keda.js';
+import { hpaSync, newHpaState, type HpaMetric, type HpaState } from './hpa.js';
+
+/** Kubernetes' --horizontal-pod-autoscaler-sync-period; `simulate` uses it. */
+export const KUBERNETES_HPA_SYNC_MS = 15_000;
+/** In-process default: replicas start in microseconds, so the HPA step need not wait 15 s. */
+export const DEFAULT_HPA_SYNC_MS = 1_000;
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface ReplicaTarget {
+  setReplicas(n: number): void;
+  currentReplicas(): number;
+  /** Ready replicas (the HPA's Value metrics multiply by these); defaults to currentReplicas(). */
+  readyReplicas?(): number;
+}
+
+export interface Decision {
+  at: number;
+  from: number;
+  to: number;
+  reason: string;
+}
+
+export interface ScalerState {
+  /** The count the scaler last asked for. */
+  desired: number;
+  /** The target's current count. */
+  current: number;
+  active: boolean;
+  lastActiveTime: number | null;
+  paused: boolean;
+  triggers: Array<{ name: string; type: string; value: number | null; target: number; activationTarget: number; active: boolean; error?: string }>;
+  /** The scalingModifiers composite value, when a formula is set. */
+  composite?: number | null;
+  lastDecision: Decision | null;
+}
+
+/** One poll, sync or push, as `simulate` prints it. */
+export interface Tick {
+  kind: 'poll' | 'sync' | 'push';
+  at: number;
+  triggers: TriggerStatus[];
+  active: boolean;
+  /** The metric-based recommendation (HPA raw recommendation; for polls and pushes KEDA's target). */
+  desired: number;
+  /** Replicas after the decision. */
+  replicas: number;
+  reason: string;
+}
+
+/** Outcome of one step of the scaler: the count to set (null: leave it) and why. */
+export interface Step {
+  replicas: number | null;
+  tick: Tick;
+}
+
+/**
+ * KEDA + HPA state for one ScaledObject with the decision functions wired together, without timers
+ * or I/O: poll() is one KEDA scale-loop tick, sync() one HPA sync, push() one external-push `true`.
+ */
+export function createScaler(spec: ScalingSpec, createdAt: number) {
+  const keda: KedaState = { createdAt, lastActiveTime: null };
+  let hpa: HpaState = newHpaState();
+  let hpaInitialized = false;
+  const failures = new Map<string, number>();
+  let cached: MetricValues = {};
+  let lastTriggers: TriggerStatus[] = spec.triggers.map((t) => triggerStatus(t, undefined, createdAt));
+  let active = false;
+  let composite: number | null | undefined;
+
+  function poll(now: number, values: MetricValues, current: number): Step {
+    cached = { ...values };
+    const act = evaluateActivity(spec, values, now);
+    lastTriggers = act.triggers;
+    active = act.active;
+    composite = act.composite;
+    const d = kedaDecide(spec, keda, { now, currentReplicas: current, active: act.active, error: act.error });
+    keda.lastActiveTime = d.lastActiveTime;
+    const replicas = d.replicas !== null && d.replicas !== current ? d.replicas : null;
+    return { replicas, tick: { kind: 'poll', at: now, triggers: act.triggers, active: act.active, desired: replicas ?? current, replicas: replicas ?? current, reason: `keda: ${d.reason}` } };
+  }
+
+  /** External push: only `true` counts (KEDA ignores pushed `false`); activates at once from zero. */
+  function push(now: number, values: MetricValues, current: number): Step | null {
+    const merged = { ...cached, ...values };
+    const act = evaluateActivity(spec, merged, now);
+    if (!act.active || spec.paused) return null;
+    lastTriggers = act.triggers;
+    active = true;
+    composite = act.composite;
+    const d = kedaDecide(spec, keda, { now, currentReplicas: current, active: true, error: act.error });
+    keda.lastActiveTime = d.lastActiveTime;
+    const replicas = d.replicas !== null && d.replicas !== current ? d.replicas : null;
+    return { replicas, tick: { kind: 'push', at: now, triggers: act.triggers, active: true, desired: replicas ?? current, replicas: replicas ?? current, reason: `keda: ${d.reason}` } };
+  }
+
+  function sync(now: number, values: MetricValues, current: number, ready: number): Step {
+    if (spec.paused || (current === 0 && Math.max(spec.minReplicaCount, 1) !== 0)) {
+      // KEDA deletes the HPA while paused; at zero the HPA is idle (ScalingDisabled). Nothing is read.
+      const reason = spec.paused ? 'hpa: ScaledObjectPaused' : 'hpa: ScalingDisabled';
+      return { replicas: null, tick: { kind: 'sync', at: now, triggers: lastTriggers, active, desired: current, replicas: current, reason } };
+    }
+    const statuses = spec.triggers.map((t) => triggerStatus(t, t.useCachedMetrics && cached[t.name] !== undefined ? cached[t.name] : values[t.name], now));
+    for (const s of statuses) failures.set(s.name, s.error !== undefined ? (failures.get(s.name) ?? 0) + 1 : 0);
+    const tickBase = { kind: 'sync' as const, at: now, triggers: statuses, active };
+    if (!hpaInitialized && current > 0) {
+      // maybeInitScaleDownStabilizationWindow: a new HPA does not scale down before the window passes.
+      hpa = { ...hpa, recommendations: [{ at: now, replicas: current }] };
+      hpaInitialized = true;
+    }
+    const metrics = hpaMetrics(statuses, current, ready);
+    const r = hpaSync(
+      { minReplicas: Math.max(spec.minReplicaCount, 1), maxReplicas: spec.maxReplicaCount, behavior: spec.behavior },
+      hpa,
+      { now, currentReplicas: current, readyReplicas: ready, metrics: metrics.list },
+    );
+    hpa = r.state;
+    const replicas = r.replicas !== current ? r.replicas : null;
+    const reason = `hpa: ${r.reason}${metrics.fallback ? ' (fallback)' : ''}`;
+    return { replicas, tick: { ...tickBase, desired: r.recommendation ?? current, replicas: r.replicas, reason } };
+  }
+
+  /** The external metrics the HPA reads, with KEDA's fallback substituted for failing ones. */
+  function hpaMetrics(statuses: TriggerStatus[], current: number, ready: number): { list: HpaMetric[]; fallback: boolean } {
+    const fb = spec.fallback;
+    const sm = spec.scalingModifiers;
+    const formula = formulaOf(spec);
+    if (sm && formula) {
+      const failed = statuses.filter((s) => s.value === null);
+      const beyond = failed.filter((s) => inFallback(fb, failures.get(s.name) ?? 0));
+      const metric = (value: number | null): HpaMetric => ({ name: 'composite-metric', value, target: sm.target, metricType: sm.metricType });
+      if (failed.length === 0) return { list: [metric(compositeValue(spec, statuses, formula, null))], fallback: false };
+      if (fb && fb.behavior === 'scalingModifiers') {
+        if (beyond.length < failed.length) return { list: [metric(null)], fallback: false };
+        const v = compositeValue(spec, statuses, formula, new Set(beyond.map((s) => s.name)));
+        if (v !== null) return { list: [metric(v)], fallback: true };
+        return { list: [metric(fallbackMetricValue({ ...fb, behavior: 'static' }, sm.target, sm.metricType, current, ready))], fallback: true };
+      }
+      if (fb && beyond.length > 0) return { list: [metric(fallbackMetricValue(fb, sm.target, sm.metricType, current, ready))], fallback: true };
+      return { list: [metric(null)], fallback: false };
+    }
+    let usedFallback = false;
+    const list = statuses.map((s): HpaMetric => {
+      if (s.value !== null) return { name: s.name, value: s.value, target: s.target, metricType: s.metricType };
+      if (fb && inFallback(fb, failures.get(s.name) ?? 0)) {
+        usedFallback = true;
+        return { name: s.name, value: fallbackMetricValue(fb, s.target, s.metricType, current, ready), target: s.target, metricType: s.metricType };
+      }
+      return { name: s.name, value: null, target: s.target, metricType: s.metricType };
+    });
+    return { list, fallback: usedFallback };
+  }
+
+  return {
+    poll,
+    push,
+    sync,
+    get active() {
+      return active;
+    },
+    get lastActiveTime() {
+      return keda.lastActiveTime;
+    },
+    get triggers() {
+      return lastTriggers;
+    },
+    get composite() {
+      return composite;
+    },
+    failures: (name: string) => failures.get(name) ?? 0,
+    fallbackReplicas: (current: number) => (spec.fallback ? fallbackReplicas(spec.fallback, current) : undefined),
+  };
+}
+
+export type Scaler = ReturnType<typeof createScaler>;
+
+export interface ScaleLoopOptions {
+  spec: ScalingSpec;
+  clock: Clock;
+  /** Current metric per trigger name (an Error for a failed read). */
+  readMetrics(): Promise<Record<string, number | Error>>;
+  target: ReplicaTarget;
+  /** HPA sync period; default DEFAULT_HPA_SYNC_MS (1 s) in-process; Kubernetes uses 15 s. */
+  hpaSyncMs?: number;
+  /** Called after every poll, sync and push (simulate prints these; the server may log them). */
+  onTick?(tick: Tick): void;
+}
+
+export interface ScaleLoop {
+  start(): void;
+  stop(): void;
+  /**
+   * Push: a source saw new lag. At zero replicas the metrics are read and the target activated at
+   * once; pass `values` (trigger name -> value) to decide synchronously without a read.
+   */
+  notify(values?: Record<string, number>): void;
+  state(): ScalerState;
+  /** Resolves when the poll/sync/push in progress (if any) has been applied. */
+  settled(): Promise<void>;
+}
+
+export function createScaleLoop(opts: ScaleLoopOptions): ScaleLoop {
+  const { spec, clock, target } = opts;
+  const hpaSyncMs = opts.hpaSyncMs ?? DEFAULT_HPA_SYNC_MS;
+  const scaler = createScaler(spec, clock.now());
+  let running = false;
+  let pollTimer: unknown;
+  let syncTimer: unknown;
+  let chain: Promise<void> = Promise.resolve();
+  let desired = target.currentReplicas();
+  let lastDecision: Decision | null = null;
+  let pushInFlight = false;
+
+  const ready = () => target.readyReplicas?.() ?? target.currentReplicas();
+
+  async function read(): Promise<MetricValues> {
+    try {
+      return await opts.readMetrics();
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      return Object.fromEntries(spec.triggers.map((t) => [t.name, e]));
+    }
+  }
+
+  function apply(step: Step): void {
+    const from = target.currentReplicas();
+    if (step.replicas !== null && step.replicas !== from) {
+      desired = step.replicas;
+      target.setReplicas(step.replicas);
+      lastDecision = { at: step.tick.at, from, to: step.replicas, reason: step.tick.reason };
+    } else {
+      desired = step.tick.replicas;
+    }
+    opts.onTick?.(step.tick);
+  }
+
+  function enqueue(work: () => Promise<void>): void {
+    chain = chain.then(work).catch((err: unknown) => {
+      lastDecision = { at: clock.now(), from: target.currentReplicas(), to: target.currentReplicas(), reason: `error: ${err instanceof Error ? err.message : String(err)}` };
+    });
+  }
+
+  function schedulePoll(): void {
+    if (!running) return;
+    pollTimer = clock.setTimeout(() => enqueue(pollOnce), spec.pollingInterval * 1000);
+  }
+
+  async function pollOnce(): Promise<void> {
+    if (!running) return;
+    const values = await read();
+    if (!running) return;
+    apply(scaler.poll(clock.now(), values, target.currentReplicas()));
+    schedulePoll();
+  }
+
+  function scheduleSync(): void {
+    if (!running) return;
+    syncTimer = clock.setTimeout(() => enqueue(syncOnce), hpaSyncMs);
+  }
+
+  async function syncOnce(): Promise<void> {
+    if (!running) return;
+    scheduleSync(); // fixed period, like the HPA controller's resync
+    const current = target.currentReplicas();
+    if (current === 0 || spec.paused) {
+      // The HPA is idle at zero (ScalingDisabled) and deleted while paused: no metric read.
+      apply(scaler.sync(clock.now(), {}, current, 0));
+      return;
+    }
+    const values = await read();
+    if (!running) return;
+    apply(scaler.sync(clock.now(), values, target.currentReplicas(), ready()));
+  }
+
+  function pushWith(values: MetricValues): void {
+    if (!running) return;
+    const step = scaler.push(clock.now(), values, target.currentReplicas());
+    if (step) apply(step);
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      enqueue(pollOnce); // KEDA's first check happens right away
+      scheduleSync();
+    },
+    stop() {
+      running = false;
+      if (pollTimer !== undefined) clock.clearTimeout(pollTimer);
+      if (syncTimer !== undefined) clock.clearTimeout(syncTimer);
+    },
+    notify(values) {
+      if (!running || spec.paused) return;
+      if (values) {
+        pushWith(values); // synchronous: the first replica is set before notify() returns
+        return;
+      }
+      // At zero this activates as soon as the read returns; above zero the HPA owns the count and a
+      // push only refreshes lastActiveTime (as KEDA's external-push does). One read at a time.
+      if (pushInFlight) return;
+      pushInFlight = true;
+      void read().then((v) => {
+        pushInFlight = false;
+        pushWith(v);
+      });
+    },
+    state(): ScalerState {
+      return {
+        desired,
+        current: target.currentReplicas(),
+        active: scaler.active,
+        lastActiveTime: scaler.lastActiveTime,
+        paused: spec.paused,
+        triggers: scaler.triggers.map((t) => ({
+          name: t.name,
+          type: t.type,
+          value: t.value,
+          target: t.target,
+          activationTarget: t.activationTarget,
+          active: t.active,
+          ...(t.error !== undefined ? { error: t.error } : {}),
+        })),
+        ...(spec.scalingModifiers ? { composite: scaler.composite ?? null } : {}),
+        lastDecision,
+      };
+    },
+    async settled() {
+      let seen: Promise<void> | undefined;
+      while (seen !== chain) {
+        seen = chain;
+        await chain;
+      }
+    },
+  };
+}
