@@ -5,6 +5,7 @@ import * as smtp from './smtp.js';
 import * as http from './http.js';
 import * as cron from './cron.js';
 import * as natsJetstream from './nats-jetstream.js';
+import * as redisStreams from './redis-streams.js';
 // brokers: imports
 
 export interface SourceEntry {
@@ -20,6 +21,7 @@ export const sources: Record<string, SourceEntry> = {
   http: { create: http.create, metadata: http.metadata },
   cron: { create: cron.create, metadata: cron.metadata },
   'nats-jetstream': { create: natsJetstream.create, metadata: natsJetstream.metadata },
+  'redis-streams': { create: redisStreams.create, metadata: redisStreams.metadata },
   // brokers: entries
 };
 
