@@ -20,7 +20,7 @@ async function admin(t: { after(fn: () => Promise<void>): void }, table: string)
 
 test('postgres: redelivery does not duplicate rows, new keys add typed columns, rows() filters', async (t) => {
   if (!(await requireService(t, 'postgres'))) return;
-  const table = `fw_test_${randomBytes(4).toString('hex')}`;
+  const table = `fw_sink_test_${randomBytes(4).toString('hex')}`;
   const db = await admin(t, table);
   const sink = create({ type: 'postgres', connectionString, table }, { dataDir: '/nonexistent', component: 'x' });
   await sink.start();
@@ -48,7 +48,7 @@ test('postgres: redelivery does not duplicate rows, new keys add typed columns, 
 
 test('postgres: a record that does not fit writes none of the event', async (t) => {
   if (!(await requireService(t, 'postgres'))) return;
-  const table = `fw_test_${randomBytes(4).toString('hex')}`;
+  const table = `fw_sink_test_${randomBytes(4).toString('hex')}`;
   const db = await admin(t, table);
   const sink = create({ type: 'postgres', connectionString, table }, { dataDir: '/nonexistent', component: 'x' });
   await sink.start();

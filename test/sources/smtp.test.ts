@@ -1,0 +1,207 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import nodemailer from 'nodemailer';
+import { create, type SmtpSource, type MailEventBody } from '../../src/sources/smtp.js';
+import { openQueue } from '../../src/sources/embedded.js';
+
+const quiet = { notify() {}, log: { info() {}, warn() {}, error() {} } };
+
+async function startSmtp(t: { after(fn: () => Promise<void> | void): void }, md: Record<string, string> = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-smtp-'));
+  const src = create({ listen: '127.0.0.1:0', ...md }, { component: 'mail', dataDir: dir, prefetch: 1000 }) as SmtpSource;
+  await src.start(quiet);
+  t.after(async () => {
+    await src.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { src, dir, port: src.address().port };
+}
+
+function transport(port: number, extra: Record<string, unknown> = {}) {
+  return nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, ...extra } as never);
+}
+
+async function drain(src: SmtpSource, n: number): Promise<{ body: MailEventBody; headers: Record<string, string>; subject: string; source: string }[]> {
+  const out = [];
+  const sig = new AbortController().signal;
+  for (let i = 0; i < n; i++) {
+    const d = await src.next(sig);
+    assert.ok(d);
+    out.push({ body: JSON.parse(Buffer.from(d.event.body).toString()) as MailEventBody, headers: d.event.headers, subject: d.event.subject, source: d.event.source });
+    await d.ack();
+  }
+  return out;
+}
+
+test('200 mails with attachments over a pooled connection become 200 events with decoded content', async (t) => {
+  const { src, port } = await startSmtp(t);
+  const tx = transport(port, { pool: true, maxConnections: 4 });
+  t.after(() => tx.close());
+  const sends = [];
+  for (let i = 0; i < 200; i++) {
+    sends.push(
+      tx.sendMail({
+        from: 'sender@featherweight.test',
+        to: `inbox${i}@featherweight.test`,
+        subject: `report ${i}`,
+        text: `body ${i}`,
+        attachments: [
+          { filename: `lines-${i}.txt`, content: Array.from({ length: 20 }, (_, l) => `mail ${i} line ${l}`).join('\n') },
+          { filename: 'bin.dat', content: Buffer.from([0, 1, 2, 255, i % 256]) },
+        ],
+      }),
+    );
+  }
+  const infos = await Promise.all(sends);
+  for (const info of infos) assert.match(info.response, /^250 .*Queued as /);
+  assert.equal((await src.lag()).lag, 200);
+  const events = await drain(src, 200);
+  const byIndex = new Map(events.map((e) => [Number(/report (\d+)/.exec(e.body.subject!)![1]), e]));
+  assert.equal(byIndex.size, 200);
+  for (const [i, e] of byIndex) {
+    assert.equal(e.source, 'smtp');
+    assert.equal(e.subject, `inbox${i}@featherweight.test`);
+    assert.equal(e.headers.from, 'sender@featherweight.test');
+    assert.equal(e.headers.subject, `report ${i}`);
+    assert.equal(e.body.text!.trim(), `body ${i}`);
+    assert.deepEqual(e.body.to, [`inbox${i}@featherweight.test`]);
+    assert.ok(e.body.messageId);
+    assert.equal(e.body.attachments.length, 2);
+    const [txt, bin] = e.body.attachments;
+    assert.equal(txt!.filename, `lines-${i}.txt`);
+    assert.equal(txt!.contentType, 'text/plain');
+    const lines = Buffer.from(txt!.content, 'base64').toString().split('\n');
+    assert.equal(lines.length, 20);
+    assert.equal(lines[19], `mail ${i} line 19`);
+    assert.deepEqual([...Buffer.from(bin!.content, 'base64')], [0, 1, 2, 255, i % 256]);
+    assert.equal(bin!.size, 5);
+  }
+  assert.equal((await src.lag()).lag, 0);
+});
+
+test('an oversize mail gets 552 and leaves nothing in the queue', async (t) => {
+  const { src, port, dir } = await startSmtp(t, { maxSize: '10KiB' });
+  const tx = transport(port);
+  // nodemailer would stop at MAIL FROM SIZE=; a raw message without a declared size reaches DATA.
+  await assert.rejects(
+    tx.sendMail({ envelope: { from: 'a@x.test', to: ['b@x.test'] }, raw: `Subject: big\r\n\r\n${'x'.repeat(64 * 1024)}\r\n` }),
+    (err: Error & { responseCode?: number }) => err.responseCode === 552 && /exceeds the limit of 10240 bytes/.test(err.message),
+  );
+  assert.equal((await src.lag()).lag, 0);
+  const q = openQueue(dir);
+  assert.deepEqual(q.stats('mail').map((s) => s.ready + s.delayed + s.inFlight), [0]);
+  q.close();
+  // The server still accepts a mail that fits.
+  const ok = await tx.sendMail({ from: 'a@x.test', to: 'b@x.test', subject: 'small', text: 'fits' });
+  assert.match(ok.response, /^250/);
+  assert.equal((await src.lag()).lag, 1);
+});
+
+test('8-bit, base64 and quoted-printable parts decode correctly', async (t) => {
+  const { src, port } = await startSmtp(t);
+  const tx = transport(port);
+  const umlauts = 'Grüße aus Köln – naïve café ✓';
+  const raw = [
+    'From: Sender <sender@x.test>',
+    'To: r@x.test',
+    'Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=',
+    'Message-ID: <enc-1@x.test>',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="BOUND"',
+    '',
+    '--BOUND',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    umlauts,
+    '--BOUND',
+    'Content-Type: text/plain; charset=utf-8; name="qp.txt"',
+    'Content-Disposition: attachment; filename="qp.txt"',
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    'caf=C3=A9 =3D soft=',
+    'break',
+    '--BOUND',
+    'Content-Type: application/octet-stream; name="b64.bin"',
+    'Content-Disposition: attachment; filename="b64.bin"',
+    'Content-Transfer-Encoding: base64',
+    '',
+    Buffer.from('base64 payload ✓\n').toString('base64'),
+    '--BOUND--',
+    '',
+  ].join('\r\n');
+  const info = await tx.sendMail({ envelope: { from: 'sender@x.test', to: ['r@x.test'] }, raw: Buffer.from(raw, 'utf8') });
+  assert.match(info.response, /^250/);
+  const [e] = await drain(src, 1);
+  assert.equal(e!.body.subject, 'Grüße');
+  assert.equal(e!.body.text!.trim(), umlauts);
+  assert.equal(e!.body.messageId, '<enc-1@x.test>');
+  const qp = e!.body.attachments.find((a) => a.filename === 'qp.txt')!;
+  assert.equal(Buffer.from(qp.content, 'base64').toString(), 'café = softbreak');
+  const b64 = e!.body.attachments.find((a) => a.filename === 'b64.bin')!;
+  assert.equal(Buffer.from(b64.content, 'base64').toString(), 'base64 payload ✓\n');
+});
+
+test('malformed MIME never crashes the server: accepted as best parsed', async (t) => {
+  const { src, port } = await startSmtp(t);
+  const tx = transport(port);
+  const bad = [
+    'Subject: broken\r\nContent-Type: multipart/mixed; boundary="never-closed"\r\n\r\n--never-closed\r\nContent-Type: text/plain\r\n\r\nunterminated',
+    'Content-Transfer-Encoding: base64\r\nContent-Type: text/plain\r\n\r\n!!!not base64@@@\r\n',
+    'no headers at all, just text',
+    'Content-Type: multipart/mixed\r\n\r\nmultipart without a boundary',
+    '\x00\x01\x02 binary junk \xff\xfe',
+  ];
+  for (const raw of bad) {
+    const info = await tx.sendMail({ envelope: { from: 'a@x.test', to: ['b@x.test'] }, raw: Buffer.from(raw, 'latin1') });
+    assert.match(info.response, /^250/, `accepted: ${JSON.stringify(raw.slice(0, 30))}`);
+  }
+  const events = await drain(src, bad.length);
+  assert.equal(events[0]!.body.subject, 'broken');
+  assert.ok(events.every((e) => Array.isArray(e.body.attachments) && e.body.to[0] === 'b@x.test'));
+  const after = await tx.sendMail({ from: 'a@x.test', to: 'b@x.test', subject: 'still alive', text: 'ok' });
+  assert.match(after.response, /^250/);
+});
+
+test('a recipient outside allowRecipients gets 550 at RCPT', async (t) => {
+  const { src, port } = await startSmtp(t, { allowRecipients: '*@featherweight.test, ops@*' });
+  const tx = transport(port);
+  await assert.rejects(
+    tx.sendMail({ from: 'a@x.test', to: 'someone@elsewhere.test', subject: 's', text: 't' }),
+    (err: Error & { responseCode?: number; rejected?: string[] }) => err.responseCode === 550 && /someone@elsewhere\.test is not accepted/.test(err.message),
+  );
+  const ok = await tx.sendMail({ from: 'a@x.test', to: ['x@featherweight.test', 'ops@any.test'], subject: 's', text: 't' });
+  assert.deepEqual(ok.accepted, ['x@featherweight.test', 'ops@any.test']);
+  const [e] = await drain(src, 1);
+  assert.deepEqual(e!.body.to, ['x@featherweight.test', 'ops@any.test']);
+  assert.equal(e!.headers.to, 'x@featherweight.test, ops@any.test');
+});
+
+test('AUTH is required when authUsers is set', async (t) => {
+  const { src, port } = await startSmtp(t, { authUsers: 'alice:s3cret,bob:pw' });
+  await assert.rejects(
+    transport(port).sendMail({ from: 'a@x.test', to: 'b@x.test', subject: 's', text: 't' }),
+    (err: Error & { responseCode?: number }) => err.responseCode === 530,
+  );
+  await assert.rejects(
+    transport(port, { auth: { user: 'alice', pass: 'wrong' } }).sendMail({ from: 'a@x.test', to: 'b@x.test', subject: 's', text: 't' }),
+    (err: Error & { responseCode?: number }) => err.responseCode === 535,
+  );
+  for (const method of ['PLAIN', 'LOGIN']) {
+    const info = await transport(port, { auth: { user: 'alice', pass: 's3cret' }, authMethod: method }).sendMail({ from: 'a@x.test', to: 'b@x.test', subject: method, text: 't' });
+    assert.match(info.response, /^250/);
+  }
+  assert.equal((await src.lag()).lag, 2);
+});
+
+test('metadata is validated with messages naming the key', () => {
+  const opts = { component: 'm', dataDir: '/tmp/none', prefetch: 1 };
+  assert.throws(() => create({ lisen: '1' }, opts), /lisen[\s\S]*allowed: .*listen/);
+  assert.throws(() => create({ listen: 'localhost' }, opts), /listen "localhost": use host:port/);
+  assert.throws(() => create({ maxSize: 'huge' }, opts), /maxSize: invalid size/);
+  assert.throws(() => create({ authUsers: 'nopassword' }, opts), /authUsers: "nopassword" is not user:password/);
+  assert.throws(() => create({ tlsKey: '/k.pem' }, opts), /tlsKey and tlsCert go together/);
+});
