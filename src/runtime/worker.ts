@@ -1,0 +1,31 @@
+// Worker thread of the replica pool: holds the shared compiled module and runs one job at a time,
+// each on a fresh instance. The pool enforces the wall-clock deadline by terminating this thread.
+import { parentPort, workerData } from 'node:worker_threads';
+import { callExport, runWasiCommand } from './guest.js';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+
+function transferables(result: FromWorker): ArrayBuffer[] {
+  if (result.type !== 'done' || !('stdout' in result.result)) return [];
+  const out: ArrayBuffer[] = [];
+  for (const b of [result.result.stdout, result.result.stderr]) {
+    // Zero-copy hand-back: this thread never looks at the bytes again.
+    if (b.buffer instanceof ArrayBuffer && b.buffer.byteLength > 0 && !out.includes(b.buffer)) out.push(b.buffer);
+  }
+  return out;
+}
+
+port.on('message', (msg: ToWorker) => {
+  const job = msg.job;
+  const t0 = performance.now();
+  const result =
+    job.kind === 'command'
+      ? runWasiCommand(init.module, { stdin: job.stdin, env: job.env, args: job.args }, init.limits, init.grants)
+      : callExport(init.module, job.name, job.args, init.limits);
+  const reply: FromWorker = { type: 'done', id: msg.id, result, durationUs: Math.round((performance.now() - t0) * 1000) };
+  port.postMessage(reply, transferables(reply));
+});
+
+port.postMessage({ type: 'ready' } satisfies FromWorker);

@@ -1,0 +1,227 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createPool, poolWorkers, type Pool, type PoolOptions } from '../../src/runtime/pool.js';
+import { defaultLimits } from '../../src/runtime/guest.js';
+import { poolGuestWat, watBytes } from './wat.js';
+
+const module = new WebAssembly.Module(await watBytes(poolGuestWat));
+const WORK = 30_000_000; // tens of ms in Liftoff: long enough for jobs to overlap
+
+function pool(o: Partial<PoolOptions> = {}): Pool {
+  return createPool({ module, abi: 'exports', limits: { ...defaultLimits, timeoutMs: 10_000 }, maxThreads: 2, ...o });
+}
+
+/** Samples stats() on every macrotask so a transient overshoot would be seen. */
+function watch(p: Pool): { stop(): { maxRunning: number; maxBusy: number } } {
+  let maxRunning = 0;
+  let maxBusy = 0;
+  const tick = setInterval(() => {
+    const s = p.stats();
+    maxRunning = Math.max(maxRunning, s.running);
+    maxBusy = Math.max(maxBusy, s.busy);
+  }, 1);
+  return { stop: () => (clearInterval(tick), { maxRunning, maxBusy }) };
+}
+
+test('at most `replicas` jobs hold a slot at once, and raising replicas admits more', async () => {
+  const p = pool({ maxThreads: 2, warmThreads: 2 });
+  try {
+    p.setReplicas(1);
+    await p.ready();
+    const w = watch(p);
+    const jobs = Array.from({ length: 6 }, () => p.submit({ kind: 'export', name: 'work', args: [WORK] }));
+    assert.equal(p.stats().busy, 1);
+    assert.equal(p.stats().queued, 5);
+    const results = await Promise.all(jobs);
+    const seen = w.stop();
+    assert.ok(results.every((r) => r.ok && r.results[0] === WORK));
+    assert.equal(seen.maxBusy, 1);
+    assert.equal(seen.maxRunning, 1);
+
+    p.setReplicas(2);
+    const w2 = watch(p);
+    await Promise.all(Array.from({ length: 6 }, () => p.submit({ kind: 'export', name: 'work', args: [WORK] })));
+    const seen2 = w2.stop();
+    assert.equal(seen2.maxBusy, 2);
+    assert.equal(seen2.maxRunning, 2);
+  } finally {
+    await p.close();
+  }
+});
+
+test('more replicas than threads: slots are admitted, at most maxThreads run', async () => {
+  const p = pool({ maxThreads: 1, warmThreads: 1 });
+  try {
+    p.setReplicas(4);
+    const w = watch(p);
+    const jobs = Array.from({ length: 5 }, () => p.submit({ kind: 'export', name: 'work', args: [WORK / 3] }));
+    assert.equal(p.stats().busy, 4);
+    assert.equal(p.stats().queued, 1);
+    await Promise.all(jobs);
+    const seen = w.stop();
+    assert.equal(seen.maxRunning, 1);
+    assert.equal(p.stats().threads, 1);
+  } finally {
+    await p.close();
+  }
+});
+
+test('replicas 0 holds jobs until raised; a warm thread serves the first without a cold start', async () => {
+  const p = pool({ warmThreads: 1 });
+  try {
+    await p.ready();
+    let settled = false;
+    const job = p.submit({ kind: 'export', name: 'add', args: [1, 2] }).finally(() => (settled = true));
+    await sleep(300);
+    assert.equal(settled, false);
+    assert.deepEqual([p.stats().queued, p.stats().busy, p.stats().threads], [1, 0, 1]);
+    p.setReplicas(1);
+    const r = await job;
+    assert.ok(r.ok);
+    assert.deepEqual(r.results, [3]);
+    assert.equal(r.coldStart, false);
+  } finally {
+    await p.close();
+  }
+});
+
+test('warmThreads 0: the first job waits for a thread and says so', async () => {
+  const p = pool({ warmThreads: 0 });
+  try {
+    assert.equal(p.stats().threads, 0);
+    p.setReplicas(1);
+    const r = await p.submit({ kind: 'export', name: 'add', args: [2, 3] });
+    assert.ok(r.ok && r.results[0] === 5);
+    assert.equal(r.coldStart, true);
+    assert.equal(p.stats().coldStarts, 1);
+  } finally {
+    await p.close();
+  }
+});
+
+test('every job gets a fresh instance: a global counter reads 1 each time', async () => {
+  const p = pool({ maxThreads: 2, warmThreads: 2 });
+  try {
+    p.setReplicas(2);
+    const results = await Promise.all(Array.from({ length: 40 }, () => p.submit({ kind: 'export', name: 'count', args: [] })));
+    assert.deepEqual(results.map((r) => (r.ok ? r.results[0] : -1)), Array(40).fill(1));
+    assert.equal(p.stats().completed, 40);
+  } finally {
+    await p.close();
+  }
+});
+
+test('a job past its deadline gets timeout; its thread is replaced and the other replica keeps serving', async () => {
+  const p = createPool({ module, abi: 'exports', limits: { ...defaultLimits, timeoutMs: 400 }, maxThreads: 2, warmThreads: 2 });
+  try {
+    p.setReplicas(2);
+    const spin = p.submit({ kind: 'export', name: 'spin', args: [] });
+    const others = [];
+    for (let i = 0; i < 20; i++) others.push(await p.submit({ kind: 'export', name: 'add', args: [i, 1] }));
+    const r = await spin;
+    assert.equal(r.ok, false);
+    assert.ok(!r.ok && r.error.kind === 'timeout');
+    assert.ok(!r.ok && /past 400ms/.test(r.error.message), !r.ok ? r.error.message : '');
+    assert.deepEqual(others.map((o) => (o.ok ? o.results[0] : -1)), Array.from({ length: 20 }, (_, i) => i + 1));
+    const after = await p.submit({ kind: 'export', name: 'add', args: [40, 2] });
+    assert.ok(after.ok && after.results[0] === 42);
+    const s = p.stats();
+    assert.equal(s.timeouts, 1);
+    assert.equal(s.threads, 2);
+    assert.equal(s.threadStarts, 3);
+  } finally {
+    await p.close();
+  }
+});
+
+test('lowering replicas drains: in-flight jobs finish, queued ones wait for a slot', async () => {
+  const p = pool({ maxThreads: 2, warmThreads: 2 });
+  try {
+    p.setReplicas(2);
+    const done: number[] = [];
+    const jobs = Array.from({ length: 4 }, (_, i) =>
+      p.submit({ kind: 'export', name: 'work', args: [WORK] }).then((r) => (done.push(i), r)));
+    p.setReplicas(0);
+    await Promise.all(jobs.slice(0, 2));
+    await sleep(200);
+    assert.deepEqual(done.sort(), [0, 1]);
+    assert.equal(p.stats().queued, 2);
+    assert.equal(p.stats().busy, 0);
+    p.setReplicas(1);
+    const rest = await Promise.all(jobs.slice(2));
+    assert.ok(rest.every((r) => r.ok));
+  } finally {
+    await p.close();
+  }
+});
+
+test('close lets running jobs finish, rejects queued ones, then refuses new jobs and ends every thread', async () => {
+  const p = pool({ maxThreads: 2, warmThreads: 2 });
+  p.setReplicas(1);
+  await p.ready();
+  const running = p.submit({ kind: 'export', name: 'work', args: [WORK * 10] });
+  const queued = p.submit({ kind: 'export', name: 'add', args: [1, 1] });
+  assert.equal(p.stats().queued, 1); // replicas 1: it cannot start before the running job ends
+  const closing = p.close();
+  await assert.rejects(queued, /pool closed before the job started/);
+  const r = await running;
+  assert.ok(r.ok && r.results[0] === WORK * 10);
+  await closing;
+  assert.equal(p.stats().threads, 0);
+  await assert.rejects(p.submit({ kind: 'export', name: 'add', args: [1, 1] }), /pool is closed/);
+  assert.throws(() => p.setReplicas(1), /pool is closed/);
+});
+
+test('a worker thread that dies fails only its own job; the pool replaces it', async () => {
+  const p = pool({ maxThreads: 1, warmThreads: 1 });
+  try {
+    p.setReplicas(1);
+    await p.submit({ kind: 'export', name: 'add', args: [0, 0] });
+    const victim = p.submit({ kind: 'export', name: 'spin', args: [] });
+    const next = p.submit({ kind: 'export', name: 'add', args: [2, 2] });
+    await sleep(50);
+    const workers = p[poolWorkers]!();
+    assert.equal(workers.length, 1);
+    await workers[0]!.terminate(); // from outside the pool: an unexpected exit
+    const r = await victim;
+    assert.ok(!r.ok && r.error.kind === 'trap' && /worker thread died/.test(r.error.message));
+    const n = await next;
+    assert.ok(n.ok && n.results[0] === 4);
+    assert.equal(p.stats().crashes, 1);
+  } finally {
+    await p.close();
+  }
+});
+
+test('rejects jobs of the other ABI and bad replica counts', async () => {
+  const p = pool({ warmThreads: 0 });
+  try {
+    await assert.rejects(p.submit({ kind: 'command', stdin: new Uint8Array(), env: {}, args: [] }), /exports ABI: submit jobs of kind 'export'/);
+    assert.throws(() => p.setReplicas(-1), /integer >= 0/);
+    assert.throws(() => p.setReplicas(1.5), /integer >= 0/);
+  } finally {
+    await p.close();
+  }
+});
+
+test('recycled threads: a replacement starts first, every job still answers, no job waits for it', async () => {
+  const p = pool({ maxThreads: 1, warmThreads: 1, recycleAfterJobs: 100 });
+  try {
+    p.setReplicas(1);
+    await p.submit({ kind: 'export', name: 'add', args: [0, 0] });
+    let cold = 0;
+    for (let i = 0; i < 450; i++) {
+      const r = await p.submit({ kind: 'export', name: 'count', args: [] });
+      assert.ok(r.ok && r.results[0] === 1);
+      if (r.coldStart) cold++;
+    }
+    const s = p.stats();
+    assert.ok(s.threadStarts >= 2, `threadStarts ${s.threadStarts}`);
+    assert.ok(s.threads <= 2, `threads ${s.threads}`);
+    // The old thread serves until its replacement is ready, so recycling never makes a job wait.
+    assert.equal(cold, 0);
+  } finally {
+    await p.close();
+  }
+});
