@@ -159,7 +159,8 @@ test('formula evaluator: expr-lang precedence, ternary, ??, functions', () => {
   assert.equal(f('a == nil ? 1 : 2', { a: null }), 1);
   assert.equal(f('not (a > 1) || a < 0 and true ? 1 : 0', { a: 2 }), 0);
   assert.equal(f('a', { a: null }), null, 'nil result');
-  assert.throws(() => f('a > 1'), /boolean/);
+  assert.throws(() => f('a > 1', { a: 2 }), /boolean/);
+  assert.throws(() => f('a + 1', { a: null }), /needs a number, got nil/);
   assert.throws(() => compileFormula('sqrtx(1)'), /unknown function/);
   assert.throws(() => compileFormula('a + b', ['a']), /unknown name b/);
   assert.throws(() => compileFormula('(1 + 2'), /expected "\)"/);
