@@ -21,7 +21,7 @@ import {
   type HeaderMap, type HttpRequestModel, type HttpResponseModel,
 } from './http-wasm/model.js';
 import { readRequestModel, writeResponseModel, writeViolation } from './http-wasm/node-io.js';
-import { loadWasi, type WasiLike } from './http-wasm/wasi-link.js';
+import { createWasi, ProcExit, type Wasi } from './wasi.js';
 
 export * from './http-wasm/model.js';
 export { readRequestModel, writeResponseModel, writeViolation } from './http-wasm/node-io.js';
@@ -129,7 +129,6 @@ export function createHttpWasmGuest(module: WebAssembly.Module, opts: HttpWasmOp
       throw new GuestError({ kind: 'invalid-module', message: `guest ${name} imports ${imp.module}.${imp.name} which the host does not provide (only http_handler and wasi_snapshot_preview1)` });
     }
   }
-  const wasiFactory = needsWasi ? loadWasi() : null;
   for (const exp of ['handle_request', 'handle_response', 'memory']) {
     if (!exportNames.has(exp)) log.warn({ guest: name }, `http-wasm guest ${name} does not export ${exp}: requests that need it will get a 500`);
   }
@@ -381,9 +380,9 @@ export function createHttpWasmGuest(module: WebAssembly.Module, opts: HttpWasmOp
     const importObj: WebAssembly.Imports = { ...sharedImports };
     const memory = newMemory();
     if (memory) importObj[meta.memory!.module] = { ...(importObj[meta.memory!.module] ?? {}), [meta.memory!.name]: memory };
-    let wasi: WasiLike | null = null;
-    if (wasiFactory) {
-      wasi = wasiFactory({ args: [name], env: {}, stdin: new Uint8Array(0), maxStdoutBytes: limits.maxStdoutBytes, preopens: [] });
+    let wasi: Wasi | null = null;
+    if (needsWasi) {
+      wasi = createWasi({ args: [name], env: {}, stdin: new Uint8Array(0), maxStdoutBytes: limits.maxStdoutBytes, preopens: [] });
       importObj.wasi_snapshot_preview1 = { ...wasi.imports.wasi_snapshot_preview1, fd_write: stdioToLog(wasi.imports.wasi_snapshot_preview1.fd_write) } as WebAssembly.ModuleImports;
     }
     let instance: WebAssembly.Instance;
@@ -613,14 +612,7 @@ async function collect(body: Readable, max: number): Promise<Buffer> {
 }
 
 function exitCode(err: unknown): number | null {
-  if (err && typeof err === 'object') {
-    const e = err as { name?: string; code?: unknown; exitCode?: unknown };
-    if (e.name === 'ProcExit' || e.constructor?.name === 'ProcExit' || e.constructor?.name === 'WASIProcExit') {
-      const code = typeof e.exitCode === 'number' ? e.exitCode : typeof e.code === 'number' ? e.code : 1;
-      return code;
-    }
-  }
-  return null;
+  return err instanceof ProcExit ? err.code : null;
 }
 
 function isCleanExit(err: unknown): boolean {

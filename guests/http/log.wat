@@ -1,0 +1,31 @@
+;; Logs one line per level (debug, info, warn, error, none) and answers with x-log-enabled: the
+;; log_enabled results for levels -1..3 as five digits.
+(module
+  (import "http_handler" "log" (func $log (param i32 i32 i32)))
+  (import "http_handler" "log_enabled" (func $log_enabled (param i32) (result i32)))
+  (import "http_handler" "set_header_value" (func $set (param i32 i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "msg-debug")
+  (data (i32.const 16) "msg-info")
+  (data (i32.const 32) "msg-warn")
+  (data (i32.const 48) "msg-error")
+  (data (i32.const 64) "msg-none")
+  (data (i32.const 80) "x-log-enabled")
+  (func (export "handle_request") (result i64)
+    (local $l i32)
+    (call $log (i32.const -1) (i32.const 0) (i32.const 9))
+    (call $log (i32.const 0) (i32.const 16) (i32.const 8))
+    (call $log (i32.const 1) (i32.const 32) (i32.const 8))
+    (call $log (i32.const 2) (i32.const 48) (i32.const 9))
+    (call $log (i32.const 3) (i32.const 64) (i32.const 8))
+    ;; a message outside memory must be ignored, not trap
+    (call $log (i32.const 0) (i32.const 65530) (i32.const 100))
+    (local.set $l (i32.const -1))
+    (loop $each
+      (i32.store8 (i32.add (i32.const 97) (local.get $l))
+        (i32.add (i32.const 48) (call $log_enabled (local.get $l))))
+      (local.set $l (i32.add (local.get $l) (i32.const 1)))
+      (br_if $each (i32.le_s (local.get $l) (i32.const 3))))
+    (call $set (i32.const 1) (i32.const 80) (i32.const 13) (i32.const 96) (i32.const 5))
+    (i64.const 0))
+  (func (export "handle_response") (param i32 i32)))
