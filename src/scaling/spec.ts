@@ -370,7 +370,7 @@ export function parseScaledObject(input: unknown): ScaledObjectConfig {
     throw new ValidationError('ScaledObject', ['(root): expected a mapping: a ScaledObject document or its spec']);
   }
   const doc = input as Record<string, unknown>;
-  const whole = 'kind' in doc || 'apiVersion' in doc || ('spec' in doc && !('triggers' in doc));
+  const whole = 'kind' in doc || 'apiVersion' in doc;
   let annotations: Record<string, string> = {};
   let name: string | undefined;
   let namespace: string | undefined;
