@@ -1,0 +1,190 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { loadManifest, parseManifest, type AppManifest } from '../../src/app/manifest.js';
+import { readRawManifest, renderApp, toYaml, RUNWASI_HANDLER } from '../../src/kube/render.js';
+import { runCli } from '../helpers/cli.js';
+
+const wasm = Buffer.from('0061736d01000000', 'hex');
+
+function setup(t: { after: (fn: () => void) => void }, manifest: string): { file: string; dir: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-render-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'handler.wasm'), wasm);
+  const file = path.join(dir, 'featherweight.yaml');
+  fs.writeFileSync(file, manifest);
+  return { file, dir };
+}
+
+const mailApp = `
+apiVersion: featherweight.dev/v1
+kind: App
+metadata: { name: mail }
+components:
+  - name: lines
+    module: handler.wasm
+    limits: { maxMemory: 16MiB, timeout: 2s }
+    grants: { env: [MAIL_SECRET] }
+    trigger:
+      type: smtp
+      metadata: { listen: 127.0.0.1:2526, lagThreshold: "5", activationLagThreshold: "0" }
+    scaling:
+      pollingInterval: 1
+      cooldownPeriod: 5
+      minReplicaCount: 0
+      maxReplicaCount: 8
+`;
+
+type K = { kind: string; metadata: { name: string }; spec?: any; data?: any; binaryData?: any; handler?: string };
+
+function render(file: string, opts: Parameters<typeof renderApp>[1] = {}): K[] {
+  return renderApp(loadManifest(file, { MAIL_SECRET: 'hunter2' }), { rawDoc: readRawManifest(file), ...opts }) as unknown as K[];
+}
+
+test('container mode: ConfigMap with module and pod manifest, Services, Deployment, external-push ScaledObject', (t) => {
+  const { file } = setup(t, mailApp);
+  const warnings: string[] = [];
+  const objs = render(file, { namespace: 'mailns', image: 'registry.local/fw:1', warn: (m) => warnings.push(m) });
+  assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.name}`), [
+    'ConfigMap/mail-lines', 'Service/mail-lines', 'Service/mail-lines-scaler', 'Deployment/mail-lines', 'ScaledObject/mail-lines',
+  ]);
+  const cm = objs[0]!;
+  assert.deepEqual(Buffer.from(cm.binaryData['lines.wasm'], 'base64'), wasm);
+  const text: string = cm.data['featherweight.yaml'];
+  assert.ok(!text.includes('hunter2'), 'env grant values from the host never land in the ConfigMap');
+
+  // The pod manifest is a valid featherweight manifest in the container's layout.
+  const podDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-pod-'));
+  t.after(() => fs.rmSync(podDir, { recursive: true, force: true }));
+  const pod = parseManifest(parseYaml(text), { baseDir: podDir, env: { MAIL_SECRET: 'x' } });
+  assert.equal(pod.dataDir, '/data');
+  assert.equal(pod.server.listen, '0.0.0.0:8080');
+  assert.equal(pod.server.kedaScaler, '0.0.0.0:9090');
+  assert.equal(pod.components[0]!.module, path.join(podDir, 'lines.wasm'));
+  assert.equal(pod.components[0]!.trigger.metadata.listen, '0.0.0.0:2526');
+
+  const smtpSvc = objs[1]!;
+  assert.deepEqual(smtpSvc.spec.ports, [{ name: 'smtp', port: 2526, targetPort: 'smtp', protocol: 'TCP' }]);
+  const dep = objs[3]!;
+  const pod0 = dep.spec.template.spec;
+  const c = pod0.containers[0];
+  assert.equal(c.image, 'registry.local/fw:1');
+  assert.deepEqual(c.args, ['up', '/etc/featherweight/featherweight.yaml']);
+  assert.equal(c.readinessProbe.httpGet.path, '/healthz');
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  assert.equal(pod0.securityContext.runAsNonRoot, true);
+  assert.equal(c.resources.limits.memory, `${128 + 8 * 16}Mi`);
+  assert.deepEqual(c.env.find((e: any) => e.name === 'MAIL_SECRET').valueFrom, { secretKeyRef: { name: 'mail-lines-env', key: 'MAIL_SECRET' } });
+  assert.deepEqual(c.ports.map((p: any) => p.containerPort), [8080, 2526, 9090]);
+
+  const so = objs[4]!;
+  assert.equal(so.spec.scaleTargetRef.name, 'mail-lines');
+  assert.equal(so.spec.maxReplicaCount, 8);
+  assert.equal(so.spec.pollingInterval, 1);
+  assert.equal(so.spec.minReplicaCount, 1, 'raised: the listener and the scaler live in the pod');
+  assert.match(warnings.join('\n'), /minReplicaCount raised to 1/);
+  assert.deepEqual(so.spec.triggers, [{
+    type: 'external-push',
+    metadata: { scalerAddress: 'mail-lines-scaler.mailns.svc.cluster.local:9090', component: 'lines', lagThreshold: '5', activationLagThreshold: '0' },
+  }]);
+});
+
+test('native KEDA trigger for nats-jetstream keeps KEDA keys and drops featherweight connection keys', (t) => {
+  const { file } = setup(t, `
+apiVersion: featherweight.dev/v1
+kind: App
+metadata: { name: jobs }
+components:
+  - name: worker
+    module: handler.wasm
+    trigger:
+      type: nats-jetstream
+      metadata:
+        servers: nats://nats.nats.svc:4222
+        natsServerMonitoringEndpoint: nats.nats.svc:8222
+        stream: JOBS
+        consumer: workers
+        subject: jobs.>
+        lagThreshold: "20"
+    scaling: { minReplicaCount: 0, maxReplicaCount: 4 }
+`);
+  const objs = render(file);
+  assert.ok(!objs.some((o) => o.metadata.name.endsWith('-scaler')), 'no scaler Service for a native trigger');
+  const so = objs.find((o) => o.kind === 'ScaledObject')!;
+  assert.equal(so.spec.minReplicaCount, 0, 'a broker trigger can scale to zero');
+  assert.deepEqual(so.spec.triggers, [{
+    type: 'nats-jetstream',
+    metadata: { natsServerMonitoringEndpoint: 'nats.nats.svc:8222', stream: 'JOBS', consumer: 'workers', lagThreshold: '20' },
+  }]);
+  const pod = parseYaml(objs.find((o) => o.kind === 'ConfigMap')!.data['featherweight.yaml']);
+  assert.equal(pod.server.kedaScaler, undefined);
+  assert.equal(pod.components[0].trigger.metadata.servers, 'nats://nats.nats.svc:4222', 'the pod still gets its connection keys');
+
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/ +natsServerMonitoringEndpoint: .*\n/, ''));
+  assert.throws(() => render(file), /components worker: trigger\.metadata\.natsServerMonitoringEndpoint: KEDA's nats-jetstream scaler needs it/);
+});
+
+test('runwasi mode: RuntimeClass + runtimeClassName, module from OCI, wasi-command only', (t) => {
+  const { file } = setup(t, `
+apiVersion: featherweight.dev/v1
+kind: App
+metadata: { name: app }
+components:
+  - name: cmd
+    module: oci://registry.example/team/cmd:v1
+    trigger: { type: embedded, metadata: { lagThreshold: "3" } }
+    scaling: { minReplicaCount: 0, maxReplicaCount: 5 }
+`);
+  const objs = render(file, { mode: 'runwasi' });
+  assert.deepEqual(objs.map((o) => o.kind), ['RuntimeClass', 'Deployment', 'ScaledObject']);
+  assert.equal(objs[0]!.handler, RUNWASI_HANDLER);
+  const spec = objs[1]!.spec.template.spec;
+  assert.equal(spec.runtimeClassName, objs[0]!.metadata.name);
+  assert.equal(spec.containers[0].image, 'registry.example/team/cmd:v1');
+
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('oci://registry.example/team/cmd:v1', 'handler.wasm'));
+  assert.throws(() => render(file, { mode: 'runwasi' }), /module: runwasi mode needs module: oci:\/\//);
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('module: handler.wasm', 'module: handler.wasm\n    abi: http-wasm'));
+  assert.throws(() => render(file, { mode: 'runwasi' }), /abi: runwasi runs WASI commands only/);
+});
+
+test('an object that breaks the Kubernetes/KEDA schema is an error naming the field', () => {
+  const app: AppManifest = {
+    name: 'bad',
+    dataDir: '/tmp/x',
+    server: { listen: '127.0.0.1:8080', tokenEnv: 'FEATHERWEIGHT_TOKEN' },
+    components: [{
+      name: 'c',
+      module: 'oci://r.example/c:v1',
+      abi: 'wasi-command',
+      limits: { maxMemoryBytes: 1 << 24, timeoutMs: 1000, maxStdinBytes: 1 << 20, maxStdoutBytes: 1 << 20 },
+      grants: { env: {}, dirs: [] },
+      trigger: { type: 'embedded', metadata: {} },
+      scaling: { pollingInterval: 'fast' },
+      sink: { type: 'sqlite' },
+      delivery: { maxAttempts: 5, backoffMs: 1000, maxBackoffMs: 60000 },
+    } as AppManifest['components'][number]],
+  };
+  assert.throws(() => renderApp(app), /invalid ScaledObject bad-c: spec\.pollingInterval must be integer/);
+});
+
+test('toYaml writes one document per object; CLI prints it', async (t) => {
+  const { file } = setup(t, mailApp);
+  const yamlText = toYaml(render(file));
+  const docs = parseAllDocuments(yamlText);
+  assert.equal(docs.length, 5);
+  assert.deepEqual(docs.map((d) => (d.toJS() as K).kind), ['ConfigMap', 'Service', 'Service', 'Deployment', 'ScaledObject']);
+
+  const r = await runCli(['kube', 'render', file, '--namespace', 'prod'], { env: { ...process.env, MAIL_SECRET: 'x' } });
+  assert.equal(r.code, 0, r.stderr);
+  const cliDocs = parseAllDocuments(r.stdout).map((d) => d.toJS() as K & { metadata: { namespace: string } });
+  assert.equal(cliDocs.length, 5);
+  assert.ok(cliDocs.every((d) => d.metadata.namespace === 'prod'));
+  assert.match(r.stderr, /minReplicaCount raised to 1/);
+  const bad = await runCli(['kube', 'render', file, '--mode', 'vm'], { env: { ...process.env, MAIL_SECRET: 'x' } });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--mode must be container or runwasi/);
+});
