@@ -81,16 +81,18 @@ export function writeString(fd: u32, s: string): bool {
   return writeBytes(fd, changetype<usize>(b), b.byteLength);
 }
 
-function strings(sizes: (count: usize, size: usize) => u16, get: (ptrs: usize, buf: usize) => u16): string[] {
+// (a flag, not function values: putting imports into a table costs a wrapper per instance)
+function strings(env: bool): string[] {
   const out = new Array<string>();
-  if (sizes(scratch, scratch + 4) != 0) return out;
+  if ((env ? environ_sizes_get(scratch, scratch + 4) : args_sizes_get(scratch, scratch + 4)) != 0) return out;
   const count = load<u32>(scratch);
   const size = load<u32>(scratch, 4);
   const ptrs = new ArrayBuffer(<i32>count * 4);
   const buf = new ArrayBuffer(<i32>size);
-  if (get(changetype<usize>(ptrs), changetype<usize>(buf)) != 0) return out;
+  const p0 = changetype<usize>(ptrs), b0 = changetype<usize>(buf);
+  if ((env ? environ_get(p0, b0) : args_get(p0, b0)) != 0) return out;
   for (let i: u32 = 0; i < count; i++) {
-    const p = load<u32>(changetype<usize>(ptrs) + i * 4);
+    const p = load<u32>(p0 + i * 4);
     let e = p;
     while (load<u8>(e) != 0) e++;
     out.push(String.UTF8.decodeUnsafe(p, e - p));
@@ -99,11 +101,11 @@ function strings(sizes: (count: usize, size: usize) => u16, get: (ptrs: usize, b
 }
 
 export function args(): string[] {
-  return strings(args_sizes_get, args_get);
+  return strings(false);
 }
 
 export function environ(): string[] {
-  return strings(environ_sizes_get, environ_get);
+  return strings(true);
 }
 
 export function exit(code: u32): void {
