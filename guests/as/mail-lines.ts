@@ -338,9 +338,9 @@ function parseAttachment(): void {
     while (true) {
       const key = parseString();
       expect(0x3a, "':'");
-      if (keyIs(key, "filename") && !isNull()) filename = parseString();
-      else if (keyIs(key, "contentType") && !isNull()) contentType = parseString();
-      else if (keyIs(key, "content") && !isNull()) content = parseString();
+      if (keyIs(key, "filename")) { if (!isNull()) filename = parseString(); }
+      else if (keyIs(key, "contentType")) { if (!isNull()) contentType = parseString(); }
+      else if (keyIs(key, "content")) { if (!isNull()) content = parseString(); }
       else skipValue();
       const c = peek();
       pos++;
@@ -379,7 +379,7 @@ if (input === null) {
     while (true) {
       const key = parseString();
       expect(0x3a, "':'");
-      if (keyIs(key, "attachments") && !isNull()) parseAttachments();
+      if (keyIs(key, "attachments")) { if (!isNull()) parseAttachments(); }
       else skipValue();
       const c = peek();
       pos++;

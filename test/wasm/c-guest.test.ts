@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { repoRoot } from '../helpers/cli.js';
+import { loadModule, runWasiCommand } from '../../src/wasm/index.js';
+import { dec, enc, limits } from './guests.js';
+
+/** Why the C toolchain is unusable here, or null when clang can target wasm32-wasi. */
+function missingToolchain(): string | null {
+  if (spawnSync('clang', ['--version']).error) return 'clang is not installed (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)';
+  if (!existsSync('/usr/share/wasi-sysroot') && !existsSync('/usr/include/wasm32-wasi')) return 'wasi-libc is not installed (apt-get install wasi-libc)';
+  return null;
+}
+
+test('a C guest built with clang --target=wasm32-wasi runs unchanged', (t) => {
+  const why = missingToolchain();
+  if (why) {
+    console.log(`# skipping C guest: ${why}`);
+    t.skip(why);
+    return;
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-c-'));
+  try {
+    const out = path.join(dir, 'hello.wasm');
+    // Debian's clang finds its wasi-libc on its own; a wasi-sdk style sysroot needs to be named.
+    const sysroot = existsSync('/usr/share/wasi-sysroot') ? ['--sysroot=/usr/share/wasi-sysroot'] : [];
+    execFileSync('clang', ['--target=wasm32-wasi', ...sysroot, '-O2', '-o', out, path.join(repoRoot, 'guests/c/hello.c')], { stdio: 'pipe' });
+    const { module } = loadModule(out);
+    const r = runWasiCommand(module, { stdin: enc('mail body\n'), env: { EVENT_ID: 'ev-9' }, args: ['one'] }, limits());
+    assert.ok(r.ok, dec(r.stderr));
+    assert.equal(dec(r.stdout), 'hello from C, event ev-9, 1 args\narg 1: one\nfopen /etc/passwd: refused\nMAIL BODY\n');
+    const f = runWasiCommand(module, { stdin: enc(''), env: {}, args: ['fail'] }, limits());
+    assert.equal(!f.ok && f.error.kind, 'exit');
+    assert.equal(!f.ok && f.error.exitCode, 4);
+    assert.equal(dec(f.stderr), 'hello: asked to fail\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createWasi, runWasiCommand, type Grants } from '../../src/wasm/index.js';
+import { dec, guest, limits, noInput } from './guests.js';
+
+const ENOENT = 44, EBADF = 8, EROFS = 69, ENOTCAPABLE = 76, EFAULT = 21, ENOSYS = 52;
+
+function openfile(args: string[], grants?: Grants) {
+  return runWasiCommand(guest('openfile'), { ...noInput, args }, limits(), grants);
+}
+
+function withDir(fn: (dir: string) => void): void {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-sandbox-'));
+  try {
+    fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('without grants a guest has no files at all', () => {
+  const r = openfile([]);
+  assert.ok(r.ok);
+  assert.equal(dec(r.stdout), `open /etc/passwd (fd 3): errno ${EBADF}\n`);
+});
+
+test('a granted directory cannot be escaped with .., absolute paths or a symlink', () => {
+  withDir((dir) => {
+    const data = path.join(dir, 'data');
+    mkdirSync(data);
+    symlinkSync('/etc', path.join(data, 'etc-link'));
+    symlinkSync('/etc/passwd', path.join(data, 'passwd-link'));
+    const grants = { env: {}, dirs: [{ host: data, guest: '/data', writable: false }] };
+    const r = openfile([], grants);
+    assert.ok(r.ok);
+    assert.equal(dec(r.stdout), [
+      `open /etc/passwd (fd 3): errno ${ENOTCAPABLE}`,
+      'preopen 3 /data',
+      `open .. in /data: errno ${ENOTCAPABLE}`,
+      `open ../../etc/passwd in /data: errno ${ENOTCAPABLE}`,
+      `open /etc/passwd in /data: errno ${ENOTCAPABLE}`,
+      `open a/../../x in /data: errno ${ENOTCAPABLE}`,
+      '',
+    ].join('\n'));
+    for (const name of ['etc-link/passwd', 'passwd-link']) {
+      const s = openfile(['read', name], grants);
+      assert.equal(s.ok, false);
+      assert.equal(dec(s.stdout), `read ${name}: errno ${ENOTCAPABLE}\n`);
+    }
+    assert.equal(dec(openfile(['read', 'missing.txt'], grants).stdout), `read missing.txt: errno ${ENOENT}\n`);
+  });
+});
+
+test('a granted directory is readable (symlinks inside it too) but not writable by default', () => {
+  withDir((dir) => {
+    writeFileSync(path.join(dir, 'in.txt'), 'granted content\n');
+    mkdirSync(path.join(dir, 'sub'));
+    symlinkSync(path.join(dir, 'in.txt'), path.join(dir, 'sub', 'link.txt'));
+    const grants = { env: {}, dirs: [{ host: dir, guest: '/data', writable: false }] };
+    const r = openfile(['read', 'in.txt'], grants);
+    assert.ok(r.ok);
+    assert.equal(dec(r.stdout), 'granted content\n');
+    assert.equal(dec(openfile(['read', 'sub/../sub/link.txt'], grants).stdout), 'granted content\n');
+    const w = openfile(['write', 'out.txt'], grants);
+    assert.equal(w.ok, false);
+    assert.equal(dec(w.stdout), `write out.txt: errno ${EROFS}\n`);
+    assert.equal(existsSync(path.join(dir, 'out.txt')), false);
+    assert.equal(dec(openfile(['write', 'in.txt'], grants).stdout), `write in.txt: errno ${EROFS}\n`);
+    assert.equal(readFileSync(path.join(dir, 'in.txt'), 'utf8'), 'granted content\n');
+  });
+});
+
+test('a writable grant lets the guest create files inside it only', () => {
+  withDir((dir) => {
+    const grants = { env: {}, dirs: [{ host: dir, guest: '/out', writable: true }] };
+    const w = openfile(['write', 'made.txt'], grants);
+    assert.ok(w.ok, dec(w.stdout));
+    assert.equal(readFileSync(path.join(dir, 'made.txt'), 'utf8'), 'written by the guest\n');
+    const esc = openfile(['write', '../escape.txt'], grants);
+    assert.equal(dec(esc.stdout), `write ../escape.txt: errno ${ENOTCAPABLE}\n`);
+    assert.equal(existsSync(path.join(path.dirname(dir), 'escape.txt')), false);
+  });
+});
+
+test('a missing granted directory is a clear configuration error', () => {
+  assert.throws(
+    () => runWasiCommand(guest('echo'), noInput, limits(), { env: {}, dirs: [{ host: '/nonexistent/fw', guest: '/d', writable: false }] }),
+    /cannot grant directory \/nonexistent\/fw: it does not exist/,
+  );
+});
+
+test('sockets are not available and bad pointers are errnos, not host exceptions', () => {
+  const wasi = createWasi({ args: ['g'], env: {}, stdin: new Uint8Array(0), maxStdoutBytes: 1000, preopens: [] });
+  const w = wasi.imports.wasi_snapshot_preview1;
+  for (const name of ['sock_accept', 'sock_recv', 'sock_send', 'sock_shutdown']) assert.equal(w[name]!(0, 0, 0, 0, 0, 0), ENOSYS);
+  // before bind(): no memory, so every memory-touching call is EFAULT
+  assert.equal(w.fd_write!(1, 0, 1, 0), EFAULT);
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  wasi.bind(memory);
+  assert.equal(w.fd_write!(1, 65530, 1, 0), EFAULT);
+  assert.equal(w.fd_write!(1, -8, 1, 0), EFAULT);
+  assert.equal(w.args_get!(65535, 65535), EFAULT);
+  assert.equal(w.random_get!(65000, 4096), EFAULT);
+  assert.equal(w.fd_read!(99, 0, 1, 0), EBADF);
+  assert.equal(w.path_open!(3, 0, 0, 4, 0, 0n, 0n, 0, 0), EBADF);
+  assert.equal(w.clock_time_get!(9, 0n, 0), 28);
+  // a valid write still works afterwards
+  const v = new DataView(memory.buffer);
+  new Uint8Array(memory.buffer).set(new TextEncoder().encode('ok'), 100);
+  v.setUint32(0, 100, true);
+  v.setUint32(4, 2, true);
+  assert.equal(w.fd_write!(1, 0, 1, 8), 0);
+  assert.equal(dec(wasi.stdout()), 'ok');
+});
+
+test('a C-style program sees no host file without a grant', () => {
+  // clock and random work; they are not capabilities of the host file system
+  const wasi = createWasi({ args: ['g'], env: {}, stdin: new Uint8Array(0), maxStdoutBytes: 1000, preopens: [] });
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  wasi.bind(memory);
+  const w = wasi.imports.wasi_snapshot_preview1;
+  assert.equal(w.clock_time_get!(0, 0n, 16), 0);
+  const ns = new DataView(memory.buffer).getBigUint64(16, true);
+  assert.ok(Math.abs(Number(ns / 1_000_000n) - Date.now()) < 60_000);
+  assert.equal(w.random_get!(32, 16), 0);
+  assert.equal(w.fd_prestat_get!(3, 0), EBADF);
+});
