@@ -145,6 +145,7 @@ function run(phase: string): void {
     else if (op == "echo") writeBody(1, readAll(<u32>parseInt(a[1]), <u32>parseInt(a[2])));
     else if (op == "getstatus") setH("set", <u32>parseInt(a[1]), a[2], get_status_code().toString());
     else if (op == "ctxinfo") setH("set", <u32>parseInt(a[1]), a[2], ctxSeen.toString() + "," + errSeen.toString());
+    else if (op == "logctx") { const b = String.UTF8.encode("ctx=" + ctxSeen.toString() + " is_error=" + errSeen.toString()); log(0, changetype<usize>(b), <u32>b.byteLength); }
     else if (op == "log") { const b = String.UTF8.encode(tailOf(rest, 2)); log(<i32>parseInt(a[1]), changetype<usize>(b), <u32>b.byteLength); }
     else if (op == "logenabled") {
       let s = "";
