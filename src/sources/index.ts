@@ -6,6 +6,7 @@ import * as http from './http.js';
 import * as cron from './cron.js';
 import * as natsJetstream from './nats-jetstream.js';
 import * as redisStreams from './redis-streams.js';
+import * as rabbitmq from './rabbitmq.js';
 // brokers: imports
 
 export interface SourceEntry {
@@ -22,6 +23,7 @@ export const sources: Record<string, SourceEntry> = {
   cron: { create: cron.create, metadata: cron.metadata },
   'nats-jetstream': { create: natsJetstream.create, metadata: natsJetstream.metadata },
   'redis-streams': { create: redisStreams.create, metadata: redisStreams.metadata },
+  rabbitmq: { create: rabbitmq.create, metadata: rabbitmq.metadata },
   // brokers: entries
 };
 
