@@ -7,6 +7,7 @@ import * as cron from './cron.js';
 import * as natsJetstream from './nats-jetstream.js';
 import * as redisStreams from './redis-streams.js';
 import * as rabbitmq from './rabbitmq.js';
+import * as mqtt from './mqtt.js';
 // brokers: imports
 
 export interface SourceEntry {
@@ -24,6 +25,7 @@ export const sources: Record<string, SourceEntry> = {
   'nats-jetstream': { create: natsJetstream.create, metadata: natsJetstream.metadata },
   'redis-streams': { create: redisStreams.create, metadata: redisStreams.metadata },
   rabbitmq: { create: rabbitmq.create, metadata: rabbitmq.metadata },
+  mqtt: { create: mqtt.create, metadata: mqtt.metadata },
   // brokers: entries
 };
 

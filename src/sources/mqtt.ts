@@ -1,0 +1,189 @@
+/**
+ * MQTT source (mqtt.js v5, MQTT 5 by default): QoS 1 subscription on a persistent session
+ * (clean start off, session expiry), optionally shared ($share/<group>/<topic>). The PUBACK of a
+ * message goes out only when the delivery is acked: mqtt.js sends it right after
+ * `handleMessage`, so we let handleMessage return at once (other packets, pings included, keep
+ * flowing) and hold that one PUBACK back until ack(). MQTT has no nack: nack(delay) keeps the
+ * message un-acked and hands it out again locally after the delay. A crash before ack relies on
+ * the broker resending un-acked messages when the same client id reconnects to its session.
+ * Lag = messages received and not yet acked (MQTT exposes no queue depth).
+ * See docs/decisions/043-mqtt-source.md.
+ */
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import mqtt from 'mqtt';
+import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
+import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
+import { parseDuration } from '../core/index.js';
+import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, intHeader, parseMetadata } from './broker-common.js';
+
+export const type = 'mqtt';
+
+export const metadata = z.strictObject({
+  url: z.string().default('mqtt://127.0.0.1:1883'),
+  topic: z.string().min(1, 'set the topic (filter) to subscribe to'),
+  qos: z.enum(['1', '2']).default('1'),
+  sharedGroup: z.string().optional(),
+  clientId: z.string().optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  protocolVersion: z.enum(['4', '5']).default('5'),
+  sessionExpiry: z.string().default('168h'),
+  lagThreshold: z.string().regex(/^\d+$/, 'must be a whole number').default('10'),
+  activationLagThreshold: z.string().regex(/^\d+$/, 'must be a whole number').default('0'),
+});
+
+interface Held {
+  gen: number;
+  packet: IPublishPacket;
+  delivery: Delivery;
+}
+
+type SendPacket = (packet: Record<string, unknown>, cb?: (err?: Error) => void) => void;
+
+export const create: SourceFactory = (md: Record<string, string>, opts: SourceOptions): Source => {
+  const m = parseMetadata(type, metadata, md);
+  const clientId = m.clientId ?? `fw-${opts.component}-${os.hostname()}`.slice(0, 64);
+  const filter = m.sharedGroup ? `$share/${m.sharedGroup}/${m.topic}` : m.topic;
+  const prefetch = Math.max(1, opts.prefetch);
+  const sessionExpirySec = Math.round(parseDuration(m.sessionExpiry) / 1000);
+  const inbox = new Inbox<Held>();
+  const holding = new Set<Held>();
+  const deferred = new Set<number>(); // message ids whose PUBACK waits for ack()
+  let client: MqttClient | undefined;
+  let sendPacket: SendPacket | undefined;
+  let gen = 0;
+  let ctx: SourceContext | undefined;
+  let closed = false;
+
+  const deliver = (packet: IPublishPacket, attempt: number, g: number, id: string, enqueuedAt: number) => {
+    const props = (packet.properties?.userProperties ?? {}) as Record<string, string | string[]>;
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(props)) headers[k] = Array.isArray(v) ? v.join(',') : String(v);
+    const body = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const event: FwEvent = {
+      id,
+      source: type,
+      subject: packet.topic,
+      headers,
+      body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+      attempt,
+      enqueuedAt,
+    };
+    const held = { gen: g, packet } as Held;
+    // after a reconnect the broker resends the message itself: the old copy is void
+    const live = () => holding.has(held) && held.gen === gen;
+    let settled = false;
+    const settleOnce = () => {
+      if (settled) return false;
+      settled = true;
+      return true;
+    };
+    const puback = () => {
+      if (live() && packet.messageId !== undefined && sendPacket) sendPacket({ cmd: 'puback', messageId: packet.messageId });
+      holding.delete(held);
+    };
+    held.delivery = {
+      event,
+      ack: async () => {
+        if (settleOnce()) puback();
+      },
+      // nothing to hand back to the broker: the message is done for good
+      reject: async (_reason: string) => {
+        if (settleOnce()) puback();
+      },
+      nack: async (delayMs: number) => {
+        if (!settleOnce()) return;
+        setTimeout(() => {
+          if (!live() || closed) return void holding.delete(held);
+          holding.delete(held);
+          deliver(packet, attempt + 1, g, id, enqueuedAt);
+        }, Math.max(0, delayMs));
+      },
+    };
+    holding.add(held);
+    if (inbox.push(held)) ctx?.notify();
+  };
+
+  const onPublish = (packet: IPublishPacket) => {
+    const up = (packet.properties?.userProperties ?? {}) as Record<string, string>;
+    const base = intHeader(up[ATTEMPT_HEADER]) ?? 1;
+    // dup: the broker resends it (we crashed or the connection dropped before the PUBACK)
+    const attempt = base + (packet.dup ? 1 : 0);
+    const id = up[EVENT_ID_HEADER] || randomUUID();
+    deliver(packet, attempt, gen, id, intHeader(up[ENQUEUED_HEADER]) ?? Date.now());
+  };
+
+  return {
+    type,
+    async start(c: SourceContext) {
+      ctx = c;
+      const protocolVersion = Number(m.protocolVersion) as 4 | 5;
+      const options: IClientOptions = {
+        clientId,
+        clean: false,
+        protocolVersion,
+        reconnectPeriod: 1000,
+        connectTimeout: 10_000,
+        ...(m.username ? { username: m.username } : {}),
+        ...(m.password ? { password: m.password } : {}),
+        // MQTT 5: the session outlives the connection, and the broker keeps at most `prefetch` un-acked
+        ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: sessionExpirySec, receiveMaximum: Math.min(prefetch, 65535) } } : {}),
+        manualConnect: true,
+      };
+      const cl = mqtt.connect(m.url, options);
+      client = cl;
+      const original = (cl as unknown as { _sendPacket: SendPacket })._sendPacket.bind(cl);
+      sendPacket = original;
+      (cl as unknown as { _sendPacket: SendPacket })._sendPacket = (packet, cb) => {
+        if (packet.cmd === 'puback' && deferred.delete(packet.messageId as number)) {
+          cb?.(); // withheld until ack(); let mqtt.js move on to the next packet
+          return;
+        }
+        original(packet, cb);
+      };
+      cl.handleMessage = (packet, cb) => {
+        if (packet.qos > 0 && packet.messageId !== undefined) deferred.add(packet.messageId);
+        onPublish(packet);
+        cb();
+      };
+      cl.on('close', () => {
+        // the connection is gone: every un-acked message comes back when the session resumes
+        gen++;
+        deferred.clear();
+        inbox.remove((h) => h.gen !== gen);
+        for (const h of holding) if (h.gen !== gen) holding.delete(h);
+      });
+      cl.on('error', (err) => ctx?.log.warn({ err: String(err), clientId }, 'mqtt: client error'));
+      await new Promise<void>((resolve, reject) => {
+        cl.once('connect', () => resolve());
+        cl.once('error', reject);
+        cl.connect();
+      });
+      await cl.subscribeAsync(filter, { qos: Number(m.qos) as 1 | 2 });
+    },
+    async next(signal: AbortSignal) {
+      const h = await inbox.next(signal);
+      return h ? h.delivery : null;
+    },
+    async lag(): Promise<LagReport> {
+      return { lag: holding.size, inFlight: holding.size };
+    },
+    async publish(e) {
+      if (!client) throw new Error(`${type}: publish() before start()`);
+      const topic = e.subject || m.topic;
+      if (/[+#]/.test(topic)) throw new Error(`${type}: cannot publish to the wildcard filter ${topic}; give the event a subject`);
+      const userProperties = { ...e.headers, [EVENT_ID_HEADER]: e.id, [ENQUEUED_HEADER]: String(e.enqueuedAt ?? Date.now()), ...(e.attempt !== undefined ? { [ATTEMPT_HEADER]: String(e.attempt) } : {}) };
+      await client.publishAsync(topic, Buffer.from(e.body), { qos: 1, ...(m.protocolVersion === '5' ? { properties: { userProperties } } : {}) });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      inbox.close();
+      holding.clear();
+      // DISCONNECT without the held PUBACKs: the session keeps those messages for the next connect
+      if (client) await client.endAsync(false).catch(() => client?.end(true));
+    },
+  };
+};

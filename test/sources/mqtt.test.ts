@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import mqtt from 'mqtt';
+import { requireService } from '../helpers/services.js';
+import { create } from '../../src/sources/mqtt.js';
+import { closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, type BrokerCase } from './broker-suite.js';
+
+const URL = 'mqtt://127.0.0.1:1883';
+
+const bc: BrokerCase = {
+  module: 'mqtt',
+  create,
+  metadata: () => {
+    const u = randomUUID().slice(0, 8);
+    return { topic: `fwt/${u}/in`, clientId: `fwt-${u}` };
+  },
+  async publishRaw(md, bodies) {
+    const c = await mqtt.connectAsync(URL, { protocolVersion: 5 });
+    await Promise.all(bodies.map((b) => c.publishAsync(md.topic!, b, { qos: 1 })));
+    await c.endAsync();
+  },
+  async cleanup(md) {
+    // a clean start with the same client id discards the persistent session
+    const c = await mqtt.connectAsync(URL, { clientId: md.clientId!, clean: true, protocolVersion: 5 });
+    await c.endAsync();
+  },
+};
+
+test('mqtt: 1,000 events delivered and acked exactly once, lag back to 0', async (t) => {
+  if (!(await requireService(t, 'mqtt'))) return;
+  await deliversAllOnce(t, bc);
+});
+
+test('mqtt: nack redelivers after the delay with attempt + 1', async (t) => {
+  if (!(await requireService(t, 'mqtt'))) return;
+  await nackRedelivers(t, bc);
+});
+
+test('mqtt: reject is never redelivered', async (t) => {
+  if (!(await requireService(t, 'mqtt'))) return;
+  await rejectDrops(t, bc);
+});
+
+test('mqtt: close with un-acked deliveries, reopen (same session), nothing lost', async (t) => {
+  if (!(await requireService(t, 'mqtt'))) return;
+  await closeRedelivers(t, bc);
+});
+
+test('mqtt: kill -9 of a consumer holding deliveries loses nothing (persistent session)', async (t) => {
+  if (!(await requireService(t, 'mqtt'))) return;
+  await killNineLosesNothing(t, bc);
+});
+
+test('mqtt: shared subscription, publish() round-trips id and headers', async (t) => {
+  if (!(await requireService(t, 'mqtt'))) return;
+  const md: Record<string, string> = { ...bc.metadata(), sharedGroup: 'workers' };
+  t.after(() => bc.cleanup(md));
+  const src = create(md, { component: 'fwtest', dataDir: '.', prefetch: 2 });
+  await src.start({ notify() {}, log });
+  try {
+    await src.publish({ id: 'ev-9', source: 'dlq', subject: '', headers: { 'x-why': 'retry' }, body: new Uint8Array([1, 2, 3]) });
+    const d = await take(src, 5000);
+    assert.equal(d?.event.id, 'ev-9');
+    assert.equal(d?.event.headers['x-why'], 'retry');
+    assert.equal(d?.event.subject, md.topic);
+    assert.deepEqual([...d!.event.body], [1, 2, 3]);
+    assert.deepEqual(await src.lag(), { lag: 1, inFlight: 1 });
+    await d!.ack();
+    assert.deepEqual(await src.lag(), { lag: 0, inFlight: 0 });
+  } finally {
+    await src.close();
+  }
+});
+
+test('mqtt: metadata validation', () => {
+  const o = { component: 'c', dataDir: '.', prefetch: 1 };
+  assert.throws(() => create({ topic: 't', qos: '0' }, o), /qos/);
+  assert.throws(() => create({ topic: 't', group: 'g' }, o), /unknown metadata key "group".*allowed: .*sharedGroup/);
+  assert.throws(() => create({}, o), /topic/);
+});
