@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool, poolWorkers, type Pool, type PoolOptions } from '../../src/runtime/pool.js';
-import { defaultLimits } from '../../src/runtime/guest.js';
+import { compileModule, defaultLimits } from '../../src/wasm/index.js';
 import { poolGuestWat, watBytes } from './wat.js';
 
-const module = new WebAssembly.Module(await watBytes(poolGuestWat));
+const { module } = compileModule(await watBytes(poolGuestWat));
 const WORK = 30_000_000; // tens of ms in Liftoff: long enough for jobs to overlap
 
 function pool(o: Partial<PoolOptions> = {}): Pool {
