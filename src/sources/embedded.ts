@@ -71,7 +71,16 @@ interface Store {
   registerQueue(queue: string): void;
   queues(): string[];
   stats(queue: string, now: number): QueueStats;
-  wake(queue: string): void;
+  /** Wakes up to `n` next() callers waiting on the queue (each takes one row) and notifies its sources. */
+  wake(queue: string, n?: number): void;
+  /**
+   * Group commit: runs `op` inside the transaction of every op scheduled in the same event-loop turn
+   * and resolves once that transaction has committed. One fsync-free WAL commit per batch instead
+   * of per statement is what makes the queue fast under concurrent producers and consumers.
+   */
+  batch<T>(op: () => T): Promise<T>;
+  /** Commits whatever batch() holds now (before closing). */
+  flush(): void;
   pollTimer: NodeJS.Timeout | null;
   pollMs: number;
 }
@@ -133,6 +142,37 @@ function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Store {
   );
   const dataVersion = db.prepare('PRAGMA data_version').pluck();
 
+  type Pending = { op: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+  let pending: Pending[] = [];
+  let flushScheduled = false;
+  const begin = db.prepare('BEGIN IMMEDIATE');
+  const commit = db.prepare('COMMIT');
+  const rollback = db.prepare('ROLLBACK');
+  const flush = () => {
+    flushScheduled = false;
+    if (pending.length === 0) return;
+    const ops = pending;
+    pending = [];
+    const results: { ok: boolean; value: unknown }[] = [];
+    try {
+      begin.run();
+      for (const p of ops) {
+        // A failing statement is undone on its own (statement journal); the others still commit.
+        try {
+          results.push({ ok: true, value: p.op() });
+        } catch (err) {
+          results.push({ ok: false, value: err });
+        }
+      }
+      commit.run();
+    } catch (err) {
+      if (db.inTransaction) rollback.run();
+      for (const p of ops) p.reject(err);
+      return;
+    }
+    ops.forEach((p, i) => (results[i]!.ok ? p.resolve(results[i]!.value) : p.reject(results[i]!.value)));
+  };
+
   const store: Store = {
     file,
     db,
@@ -155,9 +195,23 @@ function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Store {
       const r = statsStmt.get({ queue, now }) as { ready: number; delayed: number; inFlight: number; oldest: number | null };
       return { queue, ready: r.ready, delayed: r.delayed, inFlight: r.inFlight, oldestAgeMs: r.oldest === null ? null : Math.max(0, now - r.oldest) };
     },
-    wake(queue) {
-      for (const w of this.waiters.get(queue) ?? []) w();
+    wake(queue, n = Infinity) {
+      const waiting = this.waiters.get(queue);
+      if (waiting) for (const w of [...waiting].slice(0, n)) w();
       for (const w of this.watchers.get(queue) ?? []) w();
+    },
+    flush: () => {
+      if (pending.length) flush();
+    },
+    batch(op) {
+      return new Promise((resolve, reject) => {
+        if (!db.open) return reject(new Error(`queue ${file} is closed`));
+        pending.push({ op, resolve: resolve as (v: unknown) => void, reject });
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      });
     },
     pollTimer: null,
     pollMs,
@@ -185,6 +239,7 @@ function restartPoll(store: Store, pollMs: number): void {
 
 function releaseStore(store: Store): void {
   if (--store.refs > 0) return;
+  store.flush();
   if (store.pollTimer) clearInterval(store.pollTimer);
   stores.delete(store.file);
   store.db.close();
@@ -265,17 +320,18 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
       event,
       async ack() {
         settle('ack');
-        s.ack(row.seq);
+        await s.batch(() => s.ack(row.seq));
       },
       async nack(delayMs: number) {
         settle('nack');
         // Only if our lease is still the current one: after a visibility timeout another consumer owns it.
-        s.nack(row.seq, row.attempt, Date.now() + Math.max(0, delayMs));
+        await s.batch(() => s.nack(row.seq, row.attempt, Date.now() + Math.max(0, delayMs)));
+        // Sleepers recompute their wake-up time: this row may now be the earliest.
         s.wake(queue);
       },
       async reject() {
         settle('reject');
-        s.ack(row.seq);
+        await s.batch(() => s.ack(row.seq));
       },
     };
   }
@@ -283,6 +339,8 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
   /** Resolves on the first of: a wake on this queue, a settle, timeout, abort, close. */
   function waitForChange(s: Store, signal: AbortSignal, timeoutMs: number | null, onSettle: boolean): Promise<void> {
     return new Promise((resolve) => {
+      // Aborted or closed while this next() was awaiting a lease: no event will come to wake it.
+      if (closed || signal.aborted) return resolve();
       let timer: NodeJS.Timeout | undefined;
       const done = () => {
         if (timer) clearTimeout(timer);
@@ -319,9 +377,22 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
           await waitForChange(s, signal, null, true);
           continue;
         }
-        const now = Date.now();
-        const row = s.lease(queue, now, now + visibilityMs);
+        const row = await s.batch(() => {
+          const now = Date.now();
+          return s.lease(queue, now, now + visibilityMs);
+        });
+        if (closed || signal.aborted) {
+          if (row) {
+            // Too late to hand out: make it visible again at once rather than after the timeout.
+            await s.batch(() => s.nack(row.seq, row.attempt, Date.now())).catch(() => {
+              // queue.db already closed: the lease simply expires after the visibility timeout.
+            });
+            s.wake(queue, 1);
+          }
+          return null;
+        }
         if (row) return toDelivery(s, row);
+        const now = Date.now();
         const at = s.nextVisible(queue, now);
         await waitForChange(s, signal, at === null ? null : at - now, false);
       }
@@ -332,8 +403,9 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
     },
     async publish(e) {
       const s = need();
-      s.insert(queue, { ...e, source: e.source || type }, Date.now());
-      s.wake(queue);
+      const added = await s.batch(() => s.insert(queue, { ...e, source: e.source || type }, Date.now()));
+      if (added) s.wake(queue, 1);
+      else ctx?.notify();
     },
     async close() {
       if (closed) return;
