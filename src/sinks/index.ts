@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Sink } from '../core/sink.js';
 import * as sqlite from './sqlite.js';
 import * as postgres from './postgres.js';
+import * as publish from './publish.js';
 // brokers: imports
 
 export interface SinkOptions {
@@ -22,5 +23,6 @@ export interface SinkEntry {
 export const sinks: Record<string, SinkEntry> = {
   sqlite: { create: sqlite.create, config: sqlite.config },
   postgres: { create: postgres.create, config: postgres.config },
+  publish: { create: publish.create, config: publish.config },
   // brokers: entries
 };
