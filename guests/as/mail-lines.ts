@@ -12,8 +12,8 @@ import { exit, readAll, writeBytes, writeString } from "./wasi";
 let src: Uint8Array = new Uint8Array(0);
 let pos: i32 = 0;
 
-// ---- output buffer, flushed to stdout in 64 KiB pieces ----
-let out = new Uint8Array(1 << 17);
+// ---- output buffer, flushed to stdout in 16 KiB pieces ----
+let out = new Uint8Array(16384);
 let outLen: i32 = 0;
 
 function flush(): void {

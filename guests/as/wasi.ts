@@ -45,7 +45,8 @@ const scratch = memory.data(32, 8);
 
 /** Reads a whole stream (stdin = 0) into memory. Returns null on a read error. */
 export function readAll(fd: u32): Uint8Array | null {
-  let buf = new Uint8Array(65536);
+  // start small: every byte allocated is a fresh page the OS must fault in, per event
+  let buf = new Uint8Array(4096);
   let len = 0;
   while (true) {
     if (len == buf.length) {

@@ -5,7 +5,7 @@
 import type { GuestErrorInfo } from '../core/errors.js';
 import { moduleMeta, type ValType } from './compile.js';
 import type { Limits } from './limits.js';
-import { classify, importObject, makeMemory, missingImport, wasiNames } from './wasi-command.js';
+import { classify, importObject, makeMemory, missingImport, releaseMemory, wasiNames } from './wasi-command.js';
 import { createWasi } from './wasi.js';
 
 export type ExportCall = { ok: true; results: number[] } | { ok: false; error: GuestErrorInfo };
@@ -73,6 +73,7 @@ export function callExport(module: WebAssembly.Module, name: string, args: numbe
     return { ok: false, error: e };
   } finally {
     wasi.dispose();
+    releaseMemory(meta, limits, memory);
   }
 }
 

@@ -72,6 +72,15 @@ function checkCommand(module: WebAssembly.Module): Checked {
   return c;
 }
 
+/**
+ * Zeroed memories kept per thread for reuse, keyed by "initial/maximum". The first touch of a fresh
+ * WebAssembly.Memory page-faults (and each one reserves ~10 GiB of address space), which costs far more
+ * than the guest's whole run; a memory that did not grow is wiped and handed to the next instance instead.
+ * Safe because an instance never runs again once its call returns (nothing keeps it).
+ */
+const memoryPool = new Map<string, WebAssembly.Memory[]>();
+const POOL_PER_KEY = 4;
+
 /** A capped memory for a module compiled by compileModule, or an error if even its initial size is over the limit. */
 export function makeMemory(meta: ModuleMeta, limits: Limits): { memory: WebAssembly.Memory | null; error: GuestErrorInfo | null } {
   const m = meta.memory;
@@ -87,6 +96,10 @@ export function makeMemory(meta: ModuleMeta, limits: Limits): { memory: WebAssem
     };
   }
   const maximum = Math.min(m.maximum ?? 65536, capPages);
+  if (!m.shared) {
+    const pooled = memoryPool.get(`${m.initial}/${maximum}`)?.pop();
+    if (pooled) return { memory: pooled, error: null };
+  }
   try {
     const desc = m.shared ? { initial: m.initial, maximum, shared: true } : { initial: m.initial, maximum };
     return { memory: new WebAssembly.Memory(desc), error: null };
@@ -94,6 +107,20 @@ export function makeMemory(meta: ModuleMeta, limits: Limits): { memory: WebAssem
     // V8 could not reserve address space: too many live instances in this process.
     return { memory: null, error: { kind: 'memory-limit', message: `host could not reserve memory for the guest: ${(err as Error).message}` } };
   }
+}
+
+/** Gives a memory from makeMemory back after the instance is done with it. */
+export function releaseMemory(meta: ModuleMeta, limits: Limits, memory: WebAssembly.Memory | null): void {
+  const m = meta.memory;
+  if (!memory || !m || m.shared) return;
+  const buf = memory.buffer;
+  if (buf.byteLength !== m.initial * PAGE) return; // it grew: cannot shrink, let GC have it
+  const key = `${m.initial}/${Math.min(m.maximum ?? 65536, Math.floor(limits.maxMemoryBytes / PAGE))}`;
+  let list = memoryPool.get(key);
+  if (!list) memoryPool.set(key, (list = []));
+  if (list.length >= POOL_PER_KEY) return;
+  new Uint8Array(buf).fill(0);
+  list.push(memory);
 }
 
 export function importObject(wasi: Wasi | null, meta: ModuleMeta, memory: WebAssembly.Memory | null): WebAssembly.Imports {
@@ -183,5 +210,6 @@ export function runWasiCommand(module: WebAssembly.Module, input: CommandInput, 
     return { ok: false, error: classify(err, memory, limits), stdout: wasi.stdout(), stderr: wasi.stderr() };
   } finally {
     wasi.dispose();
+    releaseMemory(meta, limits, provided);
   }
 }

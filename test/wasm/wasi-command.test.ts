@@ -151,6 +151,20 @@ test('an endless guest occupies only its own thread, which the host can stop', a
   echoStillWorks();
 });
 
+test('a reused memory is wiped: no bytes of one event reach the next', async () => {
+  const wabt = await wabtInit();
+  // prints the byte at 200 (as '0'+byte), then stores 7 there and leaves it
+  const { module } = compileModule(wabt.parseWat('t.wat', `(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (func (export "_start")
+      (i32.store8 (i32.const 100) (i32.add (i32.const 48) (i32.load8_u (i32.const 200))))
+      (i32.store (i32.const 0) (i32.const 100)) (i32.store (i32.const 4) (i32.const 1))
+      (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (i32.store8 (i32.const 200) (i32.const 7))))`).toBinary({}).buffer);
+  for (let i = 0; i < 10; i++) assert.equal(dec(runWasiCommand(module, noInput, limits()).stdout), '0');
+});
+
 test('many runs in a row leave no state behind', () => {
   const m = guest('echo');
   for (let i = 0; i < 500; i++) {
