@@ -11,7 +11,7 @@ import type { GuestErrorInfo } from '../core/errors.js';
  * source, so an event is always in one of the two places (at worst briefly in both).
  */
 
-export type DeadLetterError = GuestErrorInfo | { kind: 'sink' | 'host'; message: string };
+export type DeadLetterError = GuestErrorInfo | { kind: 'output' | 'sink' | 'host'; message: string };
 
 export interface DeadLetterInput {
   component: string;

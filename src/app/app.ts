@@ -1,0 +1,92 @@
+import { mkdirSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { openDeadLetters, type DeadLetters } from '../sources/dead-letters.js';
+import type { AppManifest } from './manifest.js';
+import { startComponent, type ComponentState, type RunningComponent } from './component.js';
+import { createMetrics, type AppMetrics } from './metrics.js';
+
+/** One sample of every component, for the dashboard's charts (server-sent events). */
+export interface AppSample { t: number; components: ComponentState[] }
+
+export interface RunningApp {
+  manifest: AppManifest;
+  components: Map<string, RunningComponent>;
+  deadLetters: DeadLetters;
+  metrics: AppMetrics;
+  /** Recent samples, oldest first (a few minutes at sampleMs). */
+  history(): AppSample[];
+  onSample(cb: (s: AppSample) => void): () => void;
+  /** Puts a dead letter back on its component's source and removes it from the store. */
+  retryDeadLetter(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log: Logger;
+  /** Sampling period of the dashboard history. */
+  sampleMs?: number;
+  historySize?: number;
+}
+
+export async function startApp(manifest: AppManifest, opts: StartOptions): Promise<RunningApp> {
+  mkdirSync(manifest.dataDir, { recursive: true });
+  const deadLetters = openDeadLetters(manifest.dataDir);
+  const components = new Map<string, RunningComponent>();
+  const states = () => [...components.values()].map((c) => c.state());
+  const metrics = createMetrics(states, (name) => deadLetters.count(name));
+  try {
+    for (const spec of manifest.components) {
+      components.set(
+        spec.name,
+        await startComponent(spec, {
+          dataDir: manifest.dataDir,
+          log: opts.log,
+          deadLetters,
+          onOutcome: (name, o) => metrics.observe(name, o),
+        }),
+      );
+    }
+  } catch (err) {
+    await Promise.allSettled([...components.values()].map((c) => c.close()));
+    deadLetters.close();
+    throw err;
+  }
+
+  const sampleMs = opts.sampleMs ?? 250;
+  const historySize = opts.historySize ?? 1200;
+  const samples: AppSample[] = [];
+  const listeners = new Set<(s: AppSample) => void>();
+  const timer = setInterval(() => {
+    const sample = { t: Date.now(), components: states() };
+    samples.push(sample);
+    if (samples.length > historySize) samples.shift();
+    for (const cb of listeners) cb(sample);
+  }, sampleMs);
+  timer.unref();
+
+  return {
+    manifest,
+    components,
+    deadLetters,
+    metrics,
+    history: () => samples.slice(),
+    onSample(cb) {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
+    async retryDeadLetter(id) {
+      const entry = deadLetters.get(id);
+      if (!entry) throw new Error(`no dead letter with id ${id}`);
+      const component = components.get(entry.component);
+      if (!component) throw new Error(`dead letter ${id} belongs to component ${entry.component}, which this app does not run`);
+      const { attempt: _attempt, enqueuedAt: _enqueuedAt, ...event } = entry.event;
+      await component.source.publish(event);
+      deadLetters.remove(id);
+    },
+    async close() {
+      clearInterval(timer);
+      await Promise.allSettled([...components.values()].map((c) => c.close()));
+      deadLetters.close();
+    },
+  };
+}

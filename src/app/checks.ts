@@ -1,0 +1,42 @@
+import { sources } from '../sources/index.js';
+import { sinks } from '../sinks/index.js';
+import { formatZodIssues } from '../core/validation.js';
+import type { ComponentSpec } from './manifest.js';
+import { resolveScaling, extraTriggerTypes } from './scaling.js';
+
+/**
+ * Validation owned by other layers: the trigger's metadata (sources/), the sink's config (sinks/)
+ * and the scaling spec (scaling/). Returns one problem line per bad field.
+ */
+export function checkComponent(c: ComponentSpec, where: string): string[] {
+  const problems: string[] = [];
+  const source = sources[c.trigger.type];
+  if (!source) {
+    problems.push(`${where}.trigger.type: unknown trigger ${JSON.stringify(c.trigger.type)} (allowed: ${Object.keys(sources).join(', ')})`);
+  } else {
+    const r = source.metadata.safeParse(c.trigger.metadata);
+    if (!r.success) problems.push(...formatZodIssues(r.error, `${where}.trigger.metadata`, source.metadata));
+  }
+  const sink = sinks[c.sink.type];
+  if (!sink) {
+    problems.push(`${where}.sink.type: unknown sink ${JSON.stringify(c.sink.type)} (allowed: ${Object.keys(sinks).join(', ')})`);
+  } else {
+    const r = sink.config.safeParse(c.sink);
+    if (!r.success) problems.push(...formatZodIssues(r.error, `${where}.sink`, sink.config));
+  }
+  if (c.abi === 'exports') {
+    problems.push(`${where}.abi: "exports" components cannot handle events (use wasi-command, or http-wasm with an http trigger); call exports with \`featherweight call\``);
+  }
+  try {
+    const spec = resolveScaling(c, `${where}.scaling`);
+    spec.triggers.slice(1).forEach((t, i) => {
+      if (!(extraTriggerTypes as readonly string[]).includes(t.type)) {
+        problems.push(`${where}.scaling.triggers[${i}].type: ${t.type} can only be the component's own trigger; extra scaling triggers may be ${extraTriggerTypes.join(', ')}`);
+      }
+    });
+  } catch (err) {
+    const e = err as Error & { problems?: string[] };
+    problems.push(...(e.problems ?? [e.message]));
+  }
+  return problems;
+}

@@ -1,0 +1,142 @@
+import type { Logger } from 'pino';
+import type { Source } from '../core/source.js';
+import type { Sink } from '../core/sink.js';
+import { createPool, type Pool } from '../runtime/pool.js';
+import { createScaleLoop, type ScaleLoop, type ScalerState } from '../scaling/index.js';
+import { sources } from '../sources/index.js';
+import { sinks } from '../sinks/index.js';
+import type { DeadLetters } from '../sources/dead-letters.js';
+import { startDispatcher, type Dispatcher, type Outcome } from './dispatcher.js';
+import type { ComponentSpec } from './manifest.js';
+import { resolveScaling } from './scaling.js';
+import { resolveModule } from './module.js';
+import { readMetricsFor } from './metric-readers.js';
+import { createCounters, type ComponentCounters, type LatencySummary } from './stats.js';
+
+export interface ComponentState {
+  name: string;
+  trigger: string;
+  sink: string;
+  lag: number;
+  inFlight: number;
+  replicas: { desired: number; current: number; busy: number; threads: number };
+  counters: ComponentCounters;
+  latencyMs: LatencySummary;
+  scaler: ScalerState;
+}
+
+export interface RunningComponent {
+  spec: ComponentSpec;
+  source: Source;
+  sink: Sink;
+  pool: Pool;
+  scaler: ScaleLoop;
+  /** Latest lag report, refreshed on every scaler read. */
+  state(): ComponentState;
+  /** Subscribe to new-lag notices (for the KEDA external scaler's StreamIsActive). */
+  onLag(cb: () => void): () => void;
+  close(): Promise<void>;
+}
+
+export interface ComponentContext {
+  dataDir: string;
+  log: Logger;
+  deadLetters: DeadLetters;
+  /** Called after every event settles (metrics). */
+  onOutcome(component: string, outcome: Outcome): void;
+}
+
+/** Starts one component: module, pool, sink, source, dispatcher and its scale loop. */
+export async function startComponent(spec: ComponentSpec, ctx: ComponentContext): Promise<RunningComponent> {
+  const log = ctx.log.child({ component: spec.name });
+  const { module } = await resolveModule(spec.module, ctx.dataDir);
+  const scaling = resolveScaling(spec);
+  const pool = createPool({ module, abi: 'wasi-command', limits: spec.limits, grants: spec.grants });
+  const source = sources[spec.trigger.type]!.create(spec.trigger.metadata, {
+    component: spec.name,
+    dataDir: ctx.dataDir,
+    prefetch: scaling.maxReplicaCount,
+  });
+  const sinkEntry = sinks[spec.sink.type]!;
+  const sink = sinkEntry.create(sinkEntry.config.parse(spec.sink), { dataDir: ctx.dataDir, component: spec.name });
+  const counters = createCounters();
+  const lagListeners = new Set<() => void>();
+  let lastLag = { lag: 0, inFlight: 0 };
+  let dispatcher: Dispatcher | undefined;
+
+  const scaler = createScaleLoop({
+    spec: scaling,
+    clock: { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) },
+    readMetrics: readMetricsFor(spec, scaling, async () => {
+      lastLag = await source.lag();
+      return lastLag.lag;
+    }),
+    target: {
+      setReplicas(n) {
+        pool.setReplicas(n);
+        counters.replicasSet(n);
+        dispatcher?.wake();
+      },
+      currentReplicas: () => pool.replicas,
+    },
+  });
+
+  await sink.start();
+  await source.start({
+    notify() {
+      scaler.notify();
+      for (const cb of lagListeners) cb();
+    },
+    log,
+  });
+  dispatcher = startDispatcher({
+    spec,
+    source,
+    sink,
+    pool,
+    deadLetters: ctx.deadLetters,
+    log,
+    onOutcome(o) {
+      counters.record(o);
+      ctx.onOutcome(spec.name, o);
+    },
+  });
+  scaler.start();
+  log.info({ trigger: spec.trigger.type, sink: spec.sink.type, maxReplicas: scaling.maxReplicaCount }, 'component started');
+
+  return {
+    spec,
+    source,
+    sink,
+    pool,
+    scaler,
+    state() {
+      const s = pool.stats();
+      const scalerState = scaler.state();
+      return {
+        name: spec.name,
+        trigger: spec.trigger.type,
+        sink: spec.sink.type,
+        lag: lastLag.lag,
+        inFlight: dispatcher?.inFlight() ?? 0,
+        replicas: { desired: scalerState.desired, current: s.replicas, busy: s.busy, threads: s.threads },
+        counters: { ...counters.counters },
+        latencyMs: counters.latency.summary(),
+        scaler: scalerState,
+      };
+    },
+    onLag(cb) {
+      lagListeners.add(cb);
+      return () => lagListeners.delete(cb);
+    },
+    async close() {
+      // Drain: stop taking events, let in-flight ones finish (bounded by their deadline), then stop.
+      // Jobs still waiting for a slot are refused by pool.close() and nacked for redelivery.
+      scaler.stop();
+      await Promise.all([dispatcher?.stop(), pool.close()]);
+      await source.close();
+      await sink.close();
+      log.info('component stopped');
+    },
+  };
+}

@@ -1,0 +1,136 @@
+import type { Logger } from 'pino';
+import type { Delivery, Source } from '../core/source.js';
+import type { Sink } from '../core/sink.js';
+import type { GuestErrorInfo } from '../core/errors.js';
+import type { Pool } from '../runtime/pool.js';
+import { eventEnv } from '../wasm/wasi-command.js';
+import type { DeadLetters } from '../sources/dead-letters.js';
+import { parseRecords, tail } from './records.js';
+import type { ComponentSpec } from './manifest.js';
+
+/** Why an event did not complete: a guest failure, or a failure of ours around it. */
+export type FailureInfo = GuestErrorInfo | { kind: 'output' | 'sink' | 'host'; message: string };
+
+export type Outcome =
+  | { kind: 'ok'; latencyMs: number; runUs: number; coldStart: boolean; records: number }
+  | { kind: 'retry' | 'dead'; failure: FailureInfo; attempt: number; coldStart: boolean };
+
+export interface DispatcherDeps {
+  spec: ComponentSpec;
+  source: Source;
+  sink: Sink;
+  pool: Pool;
+  deadLetters: DeadLetters;
+  log: Logger;
+  onOutcome(outcome: Outcome): void;
+}
+
+export interface Dispatcher {
+  /** Re-check for free replicas (after the scaler changed the count). */
+  wake(): void;
+  inFlight(): number;
+  /** Stops taking events and waits for the in-flight ones to settle. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Moves events from the source to the pool and their output to the sink. It asks the source for
+ * an event only while fewer than `replicas` are in flight, so the backlog stays in the source
+ * (where the scaler sees it as lag) instead of piling up in memory. Ack only after the sink has
+ * committed; any failure nacks with backoff until maxAttempts, then dead-letters.
+ */
+export function startDispatcher(deps: DispatcherDeps): Dispatcher {
+  const { spec, source, sink, pool, deadLetters, log, onOutcome } = deps;
+  const abort = new AbortController();
+  const settling = new Set<Promise<void>>();
+  let wakeUp: (() => void) | undefined;
+
+  const wake = () => {
+    const w = wakeUp;
+    wakeUp = undefined;
+    w?.();
+  };
+
+  const handle = async (d: Delivery): Promise<void> => {
+    const ev = d.event;
+    let result;
+    try {
+      result = await pool.submit({ kind: 'command', stdin: ev.body, env: { ...spec.grants.env, ...eventEnv(ev) }, args: [spec.name] });
+    } catch (err) {
+      return fail(d, { kind: 'host', message: (err as Error).message }, '', false);
+    }
+    const stderr = tail(result.stderr);
+    if (stderr) log.info({ event: ev.id, stderr }, 'guest stderr');
+    if (!result.ok) return fail(d, result.error, stderr, result.coldStart);
+    const parsed = parseRecords(result.stdout);
+    if (!parsed.ok) return fail(d, { kind: 'output', message: parsed.message }, stderr, result.coldStart);
+    try {
+      await sink.write(ev.id, parsed.records);
+    } catch (err) {
+      return fail(d, { kind: 'sink', message: `sink ${sink.type}: ${(err as Error).message}` }, stderr, result.coldStart);
+    }
+    try {
+      await d.ack();
+    } catch (err) {
+      // The rows are committed and keyed by event id, so a redelivery after a lost ack is harmless.
+      log.warn({ event: ev.id, err: (err as Error).message }, 'ack failed; the event may be redelivered');
+    }
+    onOutcome({ kind: 'ok', latencyMs: Date.now() - ev.enqueuedAt, runUs: result.durationUs, coldStart: result.coldStart, records: parsed.records.length });
+  };
+
+  const fail = async (d: Delivery, failure: FailureInfo, stderrTail: string, coldStart: boolean): Promise<void> => {
+    const ev = d.event;
+    const reason = `${failure.kind}: ${failure.message}`;
+    try {
+      if (ev.attempt >= spec.delivery.maxAttempts) {
+        deadLetters.add({ component: spec.name, event: ev, reason, error: failure, stderrTail });
+        await d.reject(reason);
+        log.warn({ event: ev.id, attempt: ev.attempt, reason }, 'event dead-lettered');
+        onOutcome({ kind: 'dead', failure, attempt: ev.attempt, coldStart });
+      } else {
+        const delay = Math.min(spec.delivery.maxBackoffMs, spec.delivery.backoffMs * 2 ** (ev.attempt - 1));
+        await d.nack(delay);
+        log.info({ event: ev.id, attempt: ev.attempt, reason, retryInMs: delay }, 'event failed; will retry');
+        onOutcome({ kind: 'retry', failure, attempt: ev.attempt, coldStart });
+      }
+    } catch (err) {
+      // Settling failed (broker gone): the source redelivers it after its own timeout.
+      log.error({ event: ev.id, err: (err as Error).message, reason }, 'could not settle a failed event');
+    }
+  };
+
+  const loop = (async () => {
+    while (!abort.signal.aborted) {
+      if (settling.size >= pool.replicas) {
+        await new Promise<void>((resolve) => (wakeUp = resolve));
+        continue;
+      }
+      let d: Delivery | null;
+      try {
+        d = await source.next(abort.signal);
+      } catch (err) {
+        if (abort.signal.aborted) break;
+        log.error({ err: (err as Error).message }, 'source failed to deliver; retrying in 1s');
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      if (!d) break;
+      const p: Promise<void> = handle(d).finally(() => {
+        settling.delete(p);
+        wake();
+      });
+      settling.add(p);
+    }
+  })();
+
+  return {
+    wake,
+    inFlight: () => settling.size,
+    async stop() {
+      abort.abort();
+      wake();
+      await loop;
+      await Promise.allSettled([...settling]);
+    },
+  };
+}

@@ -1,0 +1,214 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseDuration, parseSize } from '../core/units.js';
+import { ValidationError, formatZodIssues } from '../core/validation.js';
+import { checkComponent } from './checks.js';
+import { defaultLimits, type Limits, type Grants, type DirGrant } from '../wasm/limits.js';
+
+/**
+ * The app manifest (`featherweight.yaml`). zod validates the shape; each trigger's metadata, each
+ * sink's config and the scaling spec are validated by the layer that owns them (sources/, sinks/,
+ * scaling/), so one manifest error names the exact field whichever layer finds it.
+ */
+
+const size = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+  try {
+    return parseSize(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const limitsSchema = z
+  .object({
+    maxMemory: size.optional(),
+    timeout: duration.optional(),
+    maxStdin: size.optional(),
+    maxStdout: size.optional(),
+  })
+  .strict();
+
+const dirGrantSchema = z.union([
+  z.string().transform((s): DirGrant => {
+    // "host::guest" like wasmtime --dir; ":rw" suffix makes it writable.
+    const writable = s.endsWith(':rw');
+    const spec = writable ? s.slice(0, -3) : s;
+    const [host, guest] = spec.split('::');
+    return { host: host!, guest: guest ?? host!, writable };
+  }),
+  z.object({ host: z.string().min(1), guest: z.string().min(1).optional(), writable: z.boolean().default(false) }).strict()
+    .transform((d): DirGrant => ({ host: d.host, guest: d.guest ?? d.host, writable: d.writable })),
+]);
+
+const grantsSchema = z
+  .object({
+    /** Names of host variables to pass through, or NAME: value pairs to set. */
+    env: z.union([z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')), z.record(z.string(), z.string())]).default([]),
+    dirs: z.array(dirGrantSchema).default([]),
+  })
+  .strict();
+
+const triggerSchema = z
+  .object({
+    type: z.string().min(1),
+    metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
+  })
+  .strict();
+
+const deliverySchema = z
+  .object({
+    /** Attempts before an event goes to the dead-letter store. */
+    maxAttempts: z.number().int().min(1).default(5),
+    /** First retry delay; doubles per attempt up to maxBackoff. */
+    backoff: duration.default(1000),
+    maxBackoff: duration.default(60_000),
+  })
+  .strict();
+
+export const abis = ['wasi-command', 'exports', 'http-wasm'] as const;
+
+const componentSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS-1123 label: lower-case letters, digits and "-"').max(63),
+    module: z.string().min(1),
+    abi: z.enum(abis).default('wasi-command'),
+    limits: limitsSchema.default({}),
+    grants: grantsSchema.default({ env: [], dirs: [] }),
+    trigger: triggerSchema.default({ type: 'embedded', metadata: {} }),
+    scaling: z.record(z.string(), z.unknown()).default({}),
+    sink: z.object({ type: z.string().min(1) }).passthrough().default({ type: 'sqlite' }),
+    delivery: deliverySchema.default({ maxAttempts: 5, backoff: 1000, maxBackoff: 60_000 }),
+  })
+  .strict();
+
+const serverSchema = z
+  .object({
+    listen: z.string().default('127.0.0.1:8080'),
+    /** Env var holding the bearer token required for mutating calls when bound beyond loopback. */
+    tokenEnv: z.string().default('FEATHERWEIGHT_TOKEN'),
+    /** Serve KEDA's external scaler gRPC service here (e.g. 127.0.0.1:9090). */
+    kedaScaler: z.string().optional(),
+  })
+  .strict();
+
+export const manifestSchema = z
+  .object({
+    apiVersion: z.literal('featherweight.dev/v1'),
+    kind: z.literal('App'),
+    metadata: z.object({ name: z.string().min(1) }).passthrough(),
+    dataDir: z.string().default('./.featherweight'),
+    server: serverSchema.default({ listen: '127.0.0.1:8080', tokenEnv: 'FEATHERWEIGHT_TOKEN' }),
+    components: z.array(componentSchema).min(1),
+  })
+  .strict()
+  .superRefine((app, ctx) => {
+    const seen = new Set<string>();
+    app.components.forEach((c, i) => {
+      if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: ['components', i, 'name'], message: `duplicate component name "${c.name}"` });
+      seen.add(c.name);
+    });
+  });
+
+type RawManifest = z.infer<typeof manifestSchema>;
+type RawComponent = RawManifest['components'][number];
+
+export interface ComponentSpec {
+  name: string;
+  /** Absolute path, or an oci:// reference. */
+  module: string;
+  abi: (typeof abis)[number];
+  limits: Limits;
+  grants: Grants;
+  trigger: { type: string; metadata: Record<string, string> };
+  /** The KEDA ScaledObject spec fields as written (validated by scaling/). */
+  scaling: Record<string, unknown>;
+  sink: { type: string } & Record<string, unknown>;
+  delivery: { maxAttempts: number; backoffMs: number; maxBackoffMs: number };
+}
+
+export interface AppManifest {
+  name: string;
+  /** Absolute. */
+  dataDir: string;
+  server: { listen: string; tokenEnv: string; kedaScaler?: string };
+  components: ComponentSpec[];
+  /** The file it came from, for messages. */
+  file?: string;
+}
+
+/** Reads and validates a manifest file; relative paths resolve against the file's folder. */
+export function loadManifest(file: string, env: NodeJS.ProcessEnv = process.env): AppManifest {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read manifest ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ValidationError(`manifest ${file}`, [`not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  return parseManifest(doc, { baseDir: path.dirname(path.resolve(file)), env, file });
+}
+
+export interface ParseOptions { baseDir: string; env?: NodeJS.ProcessEnv; file?: string }
+
+export function parseManifest(doc: unknown, opts: ParseOptions): AppManifest {
+  const what = `manifest ${opts.file ?? ''}`.trim();
+  const result = manifestSchema.safeParse(doc);
+  if (!result.success) throw new ValidationError(what, formatZodIssues(result.error, '', manifestSchema));
+  const raw = result.data;
+  const problems: string[] = [];
+  const components = raw.components.map((c, i) => normalizeComponent(c, i, opts, problems));
+  components.forEach((c, i) => problems.push(...checkComponent(c, `components[${i}]`)));
+  if (problems.length) throw new ValidationError(what, problems);
+  return {
+    name: raw.metadata.name,
+    dataDir: path.resolve(opts.baseDir, raw.dataDir),
+    server: raw.server,
+    components,
+    ...(opts.file ? { file: opts.file } : {}),
+  };
+}
+
+function normalizeComponent(c: RawComponent, i: number, opts: ParseOptions, problems: string[]): ComponentSpec {
+  const env = opts.env ?? process.env;
+  const grantEnv: Record<string, string> = {};
+  if (Array.isArray(c.grants.env)) {
+    for (const name of c.grants.env) {
+      const value = env[name];
+      if (value === undefined) problems.push(`components[${i}].grants.env: host variable ${name} is not set`);
+      else grantEnv[name] = value;
+    }
+  } else Object.assign(grantEnv, c.grants.env);
+  return {
+    name: c.name,
+    module: c.module.startsWith('oci://') ? c.module : path.resolve(opts.baseDir, c.module),
+    abi: c.abi,
+    limits: {
+      maxMemoryBytes: c.limits.maxMemory ?? defaultLimits.maxMemoryBytes,
+      timeoutMs: c.limits.timeout ?? defaultLimits.timeoutMs,
+      maxStdinBytes: c.limits.maxStdin ?? defaultLimits.maxStdinBytes,
+      maxStdoutBytes: c.limits.maxStdout ?? defaultLimits.maxStdoutBytes,
+    },
+    grants: { env: grantEnv, dirs: c.grants.dirs.map((d) => ({ ...d, host: path.resolve(opts.baseDir, d.host) })) },
+    trigger: { type: c.trigger.type, metadata: c.trigger.metadata },
+    scaling: c.scaling,
+    sink: c.sink,
+    delivery: { maxAttempts: c.delivery.maxAttempts, backoffMs: c.delivery.backoff, maxBackoffMs: c.delivery.maxBackoff },
+  };
+}

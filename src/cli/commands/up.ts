@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { loadManifest } from '../../app/manifest.js';
+import { startApp } from '../../app/app.js';
+import { createLogger } from '../../app/log.js';
+import { startServer } from '../../server/server.js';
+
+export function register(program: Command): void {
+  program
+    .command('up')
+    .description('start every component of an app (sources, replica pools, scalers, sinks) and the HTTP server')
+    .argument('[file]', 'app manifest', 'featherweight.yaml')
+    .option('--listen <host:port>', 'HTTP API and dashboard address (default: manifest server.listen, 127.0.0.1:8080)')
+    .option('--data-dir <dir>', 'state directory (default: manifest dataDir, ./.featherweight)')
+    .action(async (file: string, o: { listen?: string; dataDir?: string }) => {
+      const manifest = loadManifest(file);
+      if (o.dataDir) manifest.dataDir = o.dataDir;
+      const log = createLogger();
+      const app = await startApp(manifest, { log });
+      const listen = o.listen ?? manifest.server.listen;
+      const token = process.env[manifest.server.tokenEnv];
+      const server = await startServer(app, { listen, log, ...(token ? { token } : {}) });
+      log.info({ app: manifest.name, url: server.url, components: manifest.components.map((c) => c.name) }, 'featherweight is up');
+      await waitForSignal();
+      log.info('draining in-flight events');
+      await server.close();
+      await app.close();
+      log.info('stopped');
+    });
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+export function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      resolve(sig);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

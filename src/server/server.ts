@@ -1,0 +1,172 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { acceptHttpEvent, HttpIngressError } from '../sources/http.js';
+import type { RunningApp } from '../app/app.js';
+import { HttpError, intParam, isLoopback, parseListen, readBody, sendJson } from './http-util.js';
+
+export interface ServerOptions {
+  /** host:port; loopback unless told otherwise. */
+  listen: string;
+  log: Logger;
+  /** Bearer token for mutating calls; required when bound beyond loopback. */
+  token?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// Same depth from src/server and dist/server.
+const dashboardDir = path.resolve(here, '../../dashboard');
+const require = createRequire(import.meta.url);
+const uplotDir = path.dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
+
+const staticFiles: Record<string, { file: string; type: string }> = {
+  '/': { file: path.join(dashboardDir, 'index.html'), type: 'text/html; charset=utf-8' },
+  '/dashboard.js': { file: path.join(dashboardDir, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
+  '/dashboard.css': { file: path.join(dashboardDir, 'dashboard.css'), type: 'text/css; charset=utf-8' },
+  '/vendor/uPlot.iife.min.js': { file: path.join(uplotDir, 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
+  '/vendor/uPlot.min.css': { file: path.join(uplotDir, 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
+};
+
+const maxEventBody = 10 * 1024 * 1024;
+
+/** The HTTP API, /metrics, the server-sent event stream and the dashboard. */
+export async function startServer(app: RunningApp, opts: ServerOptions): Promise<RunningServer> {
+  const { host, port } = parseListen(opts.listen);
+  const loopback = isLoopback(host);
+  const log = opts.log.child({ part: 'server' });
+  const streams = new Set<ServerResponse>();
+
+  const component = (name: string) => {
+    const c = app.components.get(name);
+    if (!c) throw new HttpError(404, `no component named ${JSON.stringify(name)} (components: ${[...app.components.keys()].join(', ')})`);
+    return c;
+  };
+
+  const authorize = (req: IncomingMessage) => {
+    if (loopback) return;
+    if (!opts.token) throw new HttpError(403, 'mutating calls are disabled: the server listens beyond loopback and no token is set (set the environment variable named by server.tokenEnv, FEATHERWEIGHT_TOKEN by default)');
+    if (req.headers.authorization !== `Bearer ${opts.token}`) throw new HttpError(401, 'missing or wrong bearer token (Authorization: Bearer <token>)');
+  };
+
+  const routes: Array<[string, RegExp, (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL) => Promise<void> | void]> = [
+    ['GET', /^\/healthz$/, (_q, res) => sendJson(res, 200, { status: 'ok', app: app.manifest.name })],
+    ['GET', /^\/metrics$/, async (_q, res) => {
+      const text = await app.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': app.metrics.registry.contentType });
+      res.end(text);
+    }],
+    ['GET', /^\/v1\/components$/, (_q, res) => sendJson(res, 200, { components: [...app.components.values()].map((c) => c.state()) })],
+    ['GET', /^\/v1\/components\/([^/]+)$/, (_q, res, m) => sendJson(res, 200, component(decodeURIComponent(m[1]!)).state())],
+    ['GET', /^\/v1\/components\/([^/]+)\/rows$/, async (_q, res, m, url) => {
+      const c = component(decodeURIComponent(m[1]!));
+      if (!c.sink.rows) throw new HttpError(501, `sink ${c.sink.type} of component ${c.spec.name} cannot be read back`);
+      const limit = intParam(url, 'limit', 50, 1, 1000);
+      const offset = intParam(url, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+      const filter = url.searchParams.get('filter') ?? undefined;
+      const { total, rows } = await c.sink.rows({ limit, offset, ...(filter ? { filter } : {}) });
+      sendJson(res, 200, { total, limit, offset, rows });
+    }],
+    ['POST', /^\/v1\/components\/([^/]+)\/events$/, async (req, res, m) => {
+      authorize(req);
+      const c = component(decodeURIComponent(m[1]!));
+      if (c.spec.trigger.type !== 'http' && c.spec.trigger.type !== 'embedded') {
+        throw new HttpError(409, `component ${c.spec.name} is fed by its ${c.spec.trigger.type} trigger; events can be posted only to http or embedded triggers`);
+      }
+      const body = await readBody(req, maxEventBody);
+      try {
+        const { id } = await acceptHttpEvent(c.source as Parameters<typeof acceptHttpEvent>[0], { body, headers: req.headers, ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}) });
+        sendJson(res, 202, { id });
+      } catch (err) {
+        if (err instanceof HttpIngressError) throw new HttpError(err.status, err.message);
+        throw err;
+      }
+    }],
+    ['GET', /^\/v1\/dlq$/, (_q, res, _m, url) => {
+      const comp = url.searchParams.get('component') ?? undefined;
+      const limit = intParam(url, 'limit', 100, 1, 1000);
+      sendJson(res, 200, { deadLetters: app.deadLetters.list({ ...(comp ? { component: comp } : {}), limit }).map(publicDeadLetter) });
+    }],
+    ['POST', /^\/v1\/dlq\/([^/]+)\/retry$/, async (req, res, m) => {
+      authorize(req);
+      const id = decodeURIComponent(m[1]!);
+      if (!app.deadLetters.get(id)) throw new HttpError(404, `no dead letter with id ${id}`);
+      await app.retryDeadLetter(id);
+      sendJson(res, 200, { retried: id });
+    }],
+    ['DELETE', /^\/v1\/dlq\/([^/]+)$/, (req, res, m) => {
+      authorize(req);
+      const id = decodeURIComponent(m[1]!);
+      if (!app.deadLetters.get(id)) throw new HttpError(404, `no dead letter with id ${id}`);
+      app.deadLetters.remove(id);
+      res.writeHead(204).end();
+    }],
+    ['GET', /^\/v1\/stream$/, (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      res.write(`retry: 1000\nevent: history\ndata: ${JSON.stringify(app.history())}\n\n`);
+      const off = app.onSample((s) => res.write(`event: sample\ndata: ${JSON.stringify(s)}\n\n`));
+      streams.add(res);
+      req.on('close', () => {
+        off();
+        streams.delete(res);
+      });
+    }],
+  ];
+
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      const file = req.method === 'GET' ? staticFiles[url.pathname] : undefined;
+      if (file) {
+        const data = await readFile(file.file);
+        res.writeHead(200, { 'content-type': file.type, 'content-length': data.length, 'cache-control': 'no-cache' });
+        res.end(data);
+        return;
+      }
+      let pathMatched = false;
+      for (const [method, re, handler] of routes) {
+        const m = re.exec(url.pathname);
+        if (!m) continue;
+        pathMatched = true;
+        if (method !== req.method) continue;
+        await handler(req, res, m, url);
+        return;
+      }
+      throw pathMatched ? new HttpError(405, `${req.method} is not allowed on ${url.pathname}`) : new HttpError(404, `no route for ${req.method} ${url.pathname}`);
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : 500;
+      if (status === 500) log.error({ err: (err as Error).message, url: url.pathname }, 'request failed');
+      if (!res.headersSent) sendJson(res, status, { error: (err as Error).message });
+      else res.end();
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  log.info({ url }, 'serving API, /metrics and the dashboard');
+  return {
+    url,
+    async close() {
+      for (const s of streams) s.end();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function publicDeadLetter(d: ReturnType<RunningApp['deadLetters']['list']>[number]) {
+  const { event, ...rest } = d as typeof d & { event: { body: Uint8Array } };
+  return { ...rest, event: { ...event, body: Buffer.from(event.body).toString('base64'), bodyEncoding: 'base64' } };
+}
