@@ -44,5 +44,5 @@ test('imports the host does not provide and the memory limit apply to exports to
 test('an i64 export of a module compiled outside the cache still works', async () => {
   const wabt = await wabtInit();
   const bytes = wabt.parseWat('m.wat', `(module (func (export "sq") (param i64) (result i64) (i64.mul (local.get 0) (local.get 0))))`).toBinary({}).buffer;
-  assert.deepEqual(callExport(new WebAssembly.Module(bytes), 'sq', [12], limits()), { ok: true, results: [144] });
+  assert.deepEqual(callExport(new WebAssembly.Module(new Uint8Array(bytes)), 'sq', [12], limits()), { ok: true, results: [144] });
 });

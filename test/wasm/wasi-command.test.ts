@@ -126,7 +126,7 @@ test('a module compiled outside the cache still reports going over the memory li
   const wabt = await wabtInit();
   const bytes = wabt.parseWat('t.wat', `(module (memory (export "memory") 1)
     (func (export "_start") (drop (memory.grow (i32.const 200)))))`).toBinary({}).buffer;
-  const r = runWasiCommand(new WebAssembly.Module(bytes), noInput, limits({ maxMemoryBytes: 4 * 1024 * 1024 }));
+  const r = runWasiCommand(new WebAssembly.Module(new Uint8Array(bytes)), noInput, limits({ maxMemoryBytes: 4 * 1024 * 1024 }));
   expectError(r, 'memory-limit', /memory limit of 4 MiB/);
 });
 
