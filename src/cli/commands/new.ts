@@ -1,0 +1,93 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+
+/**
+ * `featherweight new <name>`: a component folder that `featherweight up` runs as it is once built.
+ * Templates live in templates/new/{common,<lang>}; __NAME__-style placeholders are replaced.
+ */
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// Same depth from src/cli/commands and dist/cli/commands.
+const templatesDir = path.resolve(here, '../../../templates/new');
+
+export const languages = {
+  assemblyscript: { label: 'AssemblyScript', build: 'npm install && npm run build', source: 'src/handler.ts' },
+  c: { label: 'C (clang, wasm32-wasi)', build: 'make', source: 'src/handler.c' },
+} as const;
+export type Language = keyof typeof languages;
+
+const triggers = {
+  http: 'POST /v1/components/<name>/events on the featherweight server',
+  embedded: 'the embedded queue; POST /v1/components/<name>/events or `featherweight queue` feed it',
+} as const;
+
+export interface ScaffoldOptions {
+  name: string;
+  lang: Language;
+  /** Folder to create (default ./<name>); must not exist or be empty. */
+  dir: string;
+  trigger?: keyof typeof triggers;
+}
+
+function walk(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? walk(p) : [p];
+  });
+}
+
+/** Writes the scaffold; returns the files written, relative to the folder. */
+export function scaffold(o: ScaffoldOptions): string[] {
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(o.name) || o.name.length > 63) {
+    throw new Error(`component name ${JSON.stringify(o.name)} must be a DNS-1123 label: lower-case letters, digits and "-", at most 63 characters (e.g. mail-lines)`);
+  }
+  const lang = languages[o.lang];
+  if (!lang) throw new Error(`--lang ${JSON.stringify(o.lang)} is not supported (use ${Object.keys(languages).join(' or ')})`);
+  const trigger = o.trigger ?? 'http';
+  if (!(trigger in triggers)) throw new Error(`--trigger ${JSON.stringify(trigger)} is not supported (use ${Object.keys(triggers).join(' or ')})`);
+  const dir = path.resolve(o.dir);
+  if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) throw new Error(`${o.dir} already exists and is not empty: pick another --dir or remove it`);
+
+  const values: Record<string, string> = {
+    __NAME__: o.name,
+    __TABLE__: o.name.replace(/-/g, '_'),
+    __LANG__: lang.label,
+    __BUILD__: lang.build,
+    __SOURCE__: lang.source,
+    __TRIGGER__: trigger,
+    __TRIGGER_NOTE__: triggers[trigger].replace('<name>', o.name),
+  };
+  const fill = (text: string) => text.replace(/__[A-Z_]+__/g, (k) => values[k] ?? k);
+  const written: string[] = [];
+  for (const base of [path.join(templatesDir, 'common'), path.join(templatesDir, o.lang)]) {
+    for (const file of walk(base)) {
+      let rel = path.relative(base, file);
+      if (rel === 'gitignore') rel = '.gitignore'; // npm drops .gitignore files from packages
+      const target = path.join(dir, rel);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.writeFileSync(target, fill(fs.readFileSync(file, 'utf8')));
+      written.push(rel);
+    }
+  }
+  return written.sort();
+}
+
+export function register(program: Command): void {
+  program
+    .command('new')
+    .description('scaffold a component: handler source, build script and a featherweight.yaml that `featherweight up` runs')
+    .argument('<name>', 'component name (lower-case letters, digits, "-")')
+    .option('--lang <lang>', `handler language: ${Object.keys(languages).join(' | ')}`, 'assemblyscript')
+    .option('--trigger <type>', `trigger: ${Object.keys(triggers).join(' | ')}`, 'http')
+    .option('--dir <dir>', 'folder to create (default: ./<name>)')
+    .action((name: string, o: { lang: string; trigger: string; dir?: string }) => {
+      const dir = o.dir ?? name;
+      const files = scaffold({ name, lang: o.lang as Language, dir, trigger: o.trigger as keyof typeof triggers });
+      const lang = languages[o.lang as Language];
+      console.log(`created ${dir}/ (${lang.label}, ${o.trigger} trigger, sqlite sink):`);
+      for (const f of files) console.log(`  ${f}`);
+      console.log(`\nnext:\n  cd ${dir}\n  ${lang.build}\n  featherweight up\n  curl --data-binary $'hello\\nworld\\n' http://127.0.0.1:8080/v1/components/${name}/events`);
+    });
+}
