@@ -1,14 +1,17 @@
-import { existsSync } from 'node:fs';
-import { loadModule } from '../wasm/compile.js';
+import { compileModule } from '../wasm/compile.js';
+import { resolveModuleRef } from '../oci/oci.js';
 
-/** A component's module, compiled once per process (the wasm layer caches by digest). */
-export async function resolveModule(ref: string, _dataDir: string): Promise<{ module: WebAssembly.Module; digest: string }> {
-  if (ref.startsWith('oci://')) {
-    throw new Error(`module ${ref}: oci:// references are not supported yet`);
+/**
+ * A component's module: a file, or an oci:// artifact pulled once and cached by digest under the
+ * data dir. Compiled once per process (the wasm layer caches by digest).
+ */
+export async function resolveModule(ref: string, dataDir: string): Promise<{ module: WebAssembly.Module; digest: string }> {
+  let resolved;
+  try {
+    resolved = await resolveModuleRef(ref, { dataDir });
+  } catch (err) {
+    const hint = ref.endsWith('.wasm') && !ref.startsWith('oci://') ? ' (guests shipped with featherweight are built by `npm run build:guests`)' : '';
+    throw new Error(`${(err as Error).message}${hint}`);
   }
-  if (!existsSync(ref)) {
-    throw new Error(`module ${ref} does not exist (guests shipped with featherweight are built by \`npm run build:guests\`)`);
-  }
-  const { module, digest } = loadModule(ref);
-  return { module, digest };
+  return compileModule(resolved.bytes);
 }

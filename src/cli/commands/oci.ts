@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { parseRef, pull, push, type OciAuth } from '../../kube/oci.js';
+import { parseRef, pull, push, type OciAuth } from '../../oci/oci.js';
 
 interface AuthFlags { insecure?: boolean; username?: string; passwordStdin?: boolean }
 

@@ -3,6 +3,8 @@ import { loadManifest } from '../../app/manifest.js';
 import { startApp } from '../../app/app.js';
 import { createLogger } from '../../app/log.js';
 import { startServer } from '../../server/server.js';
+import { startExternalScaler } from '../../kube/external-scaler.js';
+import { scalerProvider } from '../../kube/scaler-provider.js';
 
 export function register(program: Command): void {
   program
@@ -11,7 +13,8 @@ export function register(program: Command): void {
     .argument('[file]', 'app manifest', 'featherweight.yaml')
     .option('--listen <host:port>', 'HTTP API and dashboard address (default: manifest server.listen, 127.0.0.1:8080)')
     .option('--data-dir <dir>', 'state directory (default: manifest dataDir, ./.featherweight)')
-    .action(async (file: string, o: { listen?: string; dataDir?: string }) => {
+    .option('--keda-scaler <host:port>', "serve KEDA's external scaler gRPC service here (default: manifest server.kedaScaler, off)")
+    .action(async (file: string, o: { listen?: string; dataDir?: string; kedaScaler?: string }) => {
       const manifest = loadManifest(file);
       if (o.dataDir) manifest.dataDir = o.dataDir;
       const log = createLogger();
@@ -19,9 +22,13 @@ export function register(program: Command): void {
       const listen = o.listen ?? manifest.server.listen;
       const token = process.env[manifest.server.tokenEnv];
       const server = await startServer(app, { listen, log, ...(token ? { token } : {}) });
+      const kedaListen = o.kedaScaler ?? manifest.server.kedaScaler;
+      const keda = kedaListen ? await startExternalScaler(scalerProvider(app), { listen: kedaListen }) : undefined;
+      if (keda) log.info({ address: keda.address }, 'serving the KEDA external scaler (externalscaler.ExternalScaler)');
       log.info({ app: manifest.name, url: server.url, components: manifest.components.map((c) => c.name) }, 'featherweight is up');
       await waitForSignal();
       log.info('draining in-flight events');
+      await keda?.close();
       await server.close();
       await app.close();
       log.info('stopped');

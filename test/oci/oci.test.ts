@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import {
   buildArtifact, parseChallenge, parseRef, pull, push, resolveModuleRef, sha256Digest,
   OCI_MANIFEST_MEDIA_TYPE, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE,
-} from '../../src/kube/oci.js';
+} from '../../src/oci/oci.js';
 import { runCli } from '../helpers/cli.js';
 import { bcryptHash, requireRegistry, startRegistry } from './registry.js';
 
