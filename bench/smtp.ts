@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { SMTPServer } from 'smtp-server';
 import { create, type SmtpSource } from '../src/sources/smtp.js';
@@ -40,12 +41,17 @@ Promise.all(Array.from({ length: connections * 4 }, one)).then(() => {
 });
 `;
 
-function sendAll(port: number, n: number, connections: number): Promise<{ rate: number; failed: number }> {
+interface Result { rate: number; failed: number; serverMsPerMail: number }
+
+/** Also measures the server's own cost: this thread's busy event-loop time per mail. */
+function sendAll(port: number, n: number, connections: number): Promise<Result> {
+  const elu0 = performance.eventLoopUtilization();
   return new Promise((resolve, reject) => {
     const w = new Worker(clientSource, { eval: true, workerData: { port, n, connections, nodemailer: require.resolve('nodemailer') } });
     w.once('message', (m: { rate: number; failed: number }) => {
+      const elu = performance.eventLoopUtilization(elu0);
       void w.terminate();
-      resolve(m);
+      resolve({ ...m, serverMsPerMail: elu.active / n });
     });
     w.once('error', reject);
   });
@@ -92,8 +98,10 @@ export async function run(): Promise<void> {
   await throughSource(200, connections);
   const base = await bare(n, connections);
   const fw = await throughSource(n, connections);
-  const line = (name: string, r: { rate: number; failed: number }, extra = '') =>
-    console.log(`smtp: ${name.padEnd(44)} ${r.rate.toFixed(0).padStart(6)} mails/s${r.failed ? ` (${r.failed} failed)` : ''}${extra}`);
+  const line = (name: string, r: Result, extra = '') =>
+    console.log(
+      `smtp: ${name.padEnd(44)} ${r.rate.toFixed(0).padStart(6)} mails/s${r.failed ? ` (${r.failed} failed)` : ''}  server thread ${r.serverMsPerMail.toFixed(2)} ms/mail${extra}`,
+    );
   line(`bare smtp-server, discard (${connections} connections)`, base, '  baseline');
   line(`smtp source -> embedded queue (${connections} conns)`, fw, `  ${((fw.rate / base.rate) * 100).toFixed(0)}% of baseline, goal >= 1,000/s`);
   console.log(`smtp: ${n} mails, one 20-line attachment each; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores`);
