@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../helpers/cli.js';
@@ -36,6 +36,37 @@ test('a C guest built with clang --target=wasm32-wasi runs unchanged', (t) => {
     assert.equal(!f.ok && f.error.kind, 'exit');
     assert.equal(!f.ok && f.error.exitCode, 4);
     assert.equal(dec(f.stderr), 'hello: asked to fail\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('wasi-libc file API works on a grant: list, stat, read; write only when writable; no escape', (t) => {
+  const why = missingToolchain();
+  if (why) {
+    console.log(`# skipping C files guest: ${why}`);
+    t.skip(why);
+    return;
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-cfiles-'));
+  try {
+    const out = path.join(dir, 'files.wasm');
+    const sysroot = existsSync('/usr/share/wasi-sysroot') ? ['--sysroot=/usr/share/wasi-sysroot'] : [];
+    execFileSync('clang', ['--target=wasm32-wasi', ...sysroot, '-O2', '-o', out, path.join(repoRoot, 'guests/c/files.c')], { stdio: 'pipe' });
+    const data = path.join(dir, 'data');
+    mkdirSync(data);
+    writeFileSync(path.join(data, 'in.txt'), 'line one\n');
+    const { module } = loadModule(out);
+    const run = (writable: boolean) =>
+      runWasiCommand(module, { stdin: enc(''), env: {}, args: ['/data'] }, limits(), { env: {}, dirs: [{ host: data, guest: '/data', writable }] });
+    const ro = run(false);
+    assert.ok(ro.ok, dec(ro.stderr));
+    assert.equal(dec(ro.stdout), 'file in.txt 9\nentries 1\nread: line one\nfopen out.txt for writing: Read-only file system\nescape: Capabilities insufficient\n');
+    assert.equal(existsSync(path.join(data, 'out.txt')), false);
+    const rw = run(true);
+    assert.ok(rw.ok, dec(rw.stderr));
+    assert.match(dec(rw.stdout), /wrote out.txt\nescape: Capabilities insufficient\n$/);
+    assert.equal(readFileSync(path.join(data, 'out.txt'), 'utf8'), 'from C\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
