@@ -16,7 +16,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Same depth from src/cli/commands and dist/cli/commands. */
 export const demoManifest = path.resolve(here, '../../../examples/you-got-mail/featherweight.yaml');
 
-interface DemoOptions { once?: boolean; count: string; rate: string; listen?: string; smtp?: string; keep?: boolean; seed: string }
+interface DemoOptions { once?: boolean; count: string; rate: string; listen?: string; smtp?: string; keep?: boolean; seed: string; dataDir?: string }
 
 export function register(program: Command): void {
   program
@@ -28,6 +28,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of the generated mails', '1')
     .option('--listen <host:port>', 'dashboard and API address', undefined)
     .option('--smtp <host:port>', 'SMTP trigger address', undefined)
+    .option('--data-dir <dir>', 'state directory (default: .featherweight/you-got-mail)')
     .option('--keep', 'keep the rows of earlier runs (default: start from an empty data dir)')
     .action(async (o: DemoOptions) => {
       process.exitCode = await runDemo(o);
@@ -41,6 +42,7 @@ async function runDemo(o: DemoOptions): Promise<number> {
   const manifest = loadManifest(demoManifest);
   const spec = manifest.components[0]!;
   if (o.smtp) spec.trigger.metadata.listen = o.smtp;
+  if (o.dataDir) manifest.dataDir = path.resolve(o.dataDir);
   if (!o.keep) rmSync(manifest.dataDir, { recursive: true, force: true });
 
   // Logs go to a file-less quiet logger: the terminal shows the progress bar and the summary.
