@@ -1,4 +1,5 @@
-import { sources } from '../sources/index.js';
+import { sources, embeddedQueueTypes } from '../sources/index.js';
+import { parseDuration } from '../core/units.js';
 import { sinks } from '../sinks/index.js';
 import { formatZodIssues } from '../core/validation.js';
 import type { ComponentSpec } from './manifest.js';
@@ -23,6 +24,16 @@ export function checkComponent(c: ComponentSpec, where: string): string[] {
   } else {
     const r = sink.config.safeParse(c.sink);
     if (!r.success) problems.push(...formatZodIssues(r.error, `${where}.sink`, sink.config));
+  }
+  const visibility = c.trigger.metadata.visibilityTimeout;
+  if (visibility !== undefined && (embeddedQueueTypes as readonly string[]).includes(c.trigger.type)) {
+    try {
+      if (parseDuration(visibility) <= c.limits.timeoutMs) {
+        problems.push(`${where}.trigger.metadata.visibilityTimeout: ${visibility} must be longer than limits.timeout (${c.limits.timeoutMs} ms), or running events would be redelivered while they run`);
+      }
+    } catch (err) {
+      problems.push(`${where}.trigger.metadata.visibilityTimeout: ${(err as Error).message}`);
+    }
   }
   if (c.abi === 'exports') {
     problems.push(`${where}.abi: "exports" components cannot handle events (use wasi-command, or http-wasm with an http trigger); call exports with \`featherweight call\``);

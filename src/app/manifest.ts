@@ -208,7 +208,8 @@ function normalizeComponent(c: RawComponent, i: number, opts: ParseOptions, prob
     grants: { env: grantEnv, dirs: c.grants.dirs.map((d) => ({ ...d, host: path.resolve(opts.baseDir, d.host) })) },
     trigger: { type: c.trigger.type, metadata: c.trigger.metadata },
     scaling: c.scaling,
-    sink: c.sink,
+    // A relative sqlite path is relative to the manifest, like every other path in it.
+    sink: typeof c.sink.path === 'string' && !path.isAbsolute(c.sink.path) ? { ...c.sink, path: path.resolve(opts.baseDir, c.sink.path) } : c.sink,
     delivery: { maxAttempts: c.delivery.maxAttempts, backoffMs: c.delivery.backoff, maxBackoffMs: c.delivery.maxBackoff },
   };
 }

@@ -104,6 +104,7 @@ test('kill -9 of `featherweight up` mid-stream, then a restart: nothing lost, no
       'components:',
       '  - name: c1',
       `    module: ${guest('echo')}`,
+      '    limits: { timeout: 1s }',
       '    trigger: { type: embedded, metadata: { visibilityTimeout: 2s } }',
       '    scaling: { pollingInterval: 1, cooldownPeriod: 1, minReplicaCount: 0, maxReplicaCount: 1 }',
       '    sink: { type: sqlite, table: rows }',
@@ -143,5 +144,14 @@ test('kill -9 of `featherweight up` mid-stream, then a restart: nothing lost, no
   assert.ok(atKill < total, `the kill landed mid-stream (${atKill} of ${total} committed)`);
   assert.equal(n, total, 'nothing lost');
   assert.equal(distinct, total, 'nothing duplicated');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a visibility timeout shorter than the event timeout is refused (it would redeliver running events)', () => {
+  const dir = tempDir();
+  assert.throws(
+    () => oneComponent(dir, { limits: { timeout: '10s' }, trigger: { type: 'embedded', metadata: { visibilityTimeout: '5s' } } }),
+    /components\[0\]\.trigger\.metadata\.visibilityTimeout: 5s must be longer than limits\.timeout/,
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 });
