@@ -86,5 +86,31 @@ for (const src of asFiles) {
   } else built++;
 }
 
+// http-wasm guests (guests/http/*.wat, guests/http/as/*.ts) -> guests/build/http/. No WASI: they import only
+// http_handler; the incremental runtime because a pooled instance serves many requests.
+const httpOut = path.join(outDir, 'http');
+mkdirSync(httpOut, { recursive: true });
+for (const src of [...list('guests/http', '.wat'), ...list('guests/http/as', '.ts')]) {
+  const out = path.join(httpOut, `${path.basename(src).replace(/\.(wat|ts)$/, '')}.wasm`);
+  if (fresh(out, [src, self])) continue;
+  try {
+    if (src.endsWith('.wat')) {
+      wabt ??= await (await import('wabt')).default();
+      const mod = wabt.parseWat(path.relative(root, src), readFileSync(src, 'utf8'));
+      writeFileSync(out, mod.toBinary({}).buffer);
+      mod.destroy();
+    } else {
+      asc ??= (await import('assemblyscript/asc')).default;
+      const args = [path.relative(root, src), '-o', path.relative(root, out), '--exportStart', '_initialize', '--use', 'abort=', '-O2'];
+      const result = await asc.main(args, { stdout: { write: () => {} } });
+      if (result.error) throw result.error;
+    }
+    built++;
+  } catch (err) {
+    failed++;
+    console.error(`build-guests: ${path.relative(root, src)}: ${err.message}`);
+  }
+}
+
 if (built > 0 || failed > 0) console.error(`build-guests: built ${built} guest(s) into guests/build/${failed ? `, ${failed} failed` : ''}`);
 if (failed > 0) process.exit(1);
