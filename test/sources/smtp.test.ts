@@ -205,3 +205,29 @@ test('metadata is validated with messages naming the key', () => {
   assert.throws(() => create({ authUsers: 'nopassword' }, opts), /authUsers: "nopassword" is not user:password/);
   assert.throws(() => create({ tlsKey: '/k.pem' }, opts), /tlsKey and tlsCert go together/);
 });
+
+test('STARTTLS with tlsKey/tlsCert: AUTH only after the upgrade', async (t) => {
+  const certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-smtp-tls-'));
+  t.after(() => fs.rmSync(certDir, { recursive: true, force: true }));
+  const key = path.join(certDir, 'key.pem');
+  const cert = path.join(certDir, 'cert.pem');
+  const { execFileSync } = await import('node:child_process');
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+  } catch {
+    if (process.env.CI) throw new Error('openssl is needed to make a test certificate');
+    t.skip('openssl not available to make a test certificate');
+    return;
+  }
+  const { src, port } = await startSmtp(t, { tlsKey: key, tlsCert: cert, authUsers: 'alice:pw' });
+  // Plain text AUTH is refused when TLS is configured.
+  await assert.rejects(
+    transport(port, { auth: { user: 'alice', pass: 'pw' } }).sendMail({ from: 'a@x.test', to: 'b@x.test', subject: 's', text: 't' }),
+    (err: Error & { responseCode?: number }) => err.responseCode === 538 || /TLS|encrypt/i.test(err.message),
+  );
+  const tls = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice', pass: 'pw' } });
+  const info = await tls.sendMail({ from: 'a@x.test', to: 'b@x.test', subject: 'over tls', text: 't' });
+  assert.match(info.response, /^250/);
+  const [e] = await drain(src, 1);
+  assert.equal(e!.body.subject, 'over tls');
+});

@@ -47,8 +47,9 @@ async function retry(entry: DeadLetter, dataDir: string, manifest: AppManifest |
       `dead letter ${entry.id} came from a ${event.source} source: retrying it needs the app manifest (-f featherweight.yaml) naming component ${entry.component}`,
     );
   }
-  // Embedded events travel under their queue name; smtp/http/cron queues default to the component name.
-  const queue = event.source === 'embedded' ? event.subject : entry.component;
+  // embedded, http and cron events carry their queue name as subject; an smtp event's subject is its
+  // recipient, and its queue is the component's name unless the manifest said otherwise.
+  const queue = event.source === 'smtp' ? entry.component : event.subject;
   const q = openQueue(dataDir);
   try {
     q.send(queue, { ...event, attempt: 1 });
