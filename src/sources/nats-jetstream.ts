@@ -1,5 +1,6 @@
 /**
- * NATS JetStream source: a durable pull consumer (`js.consumers.get` + `consume`), explicit acks.
+ * NATS JetStream source: a durable pull consumer (`js.consumers.get` + `fetch`), explicit acks.
+ * Messages come in fetch() batches of the free room (never more than prefetch held).
  * ack = +ACK, nack(delay) = NAK with delay, reject = TERM, `working()` keeps a long event alive.
  * Lag = num_pending + num_ack_pending of the consumer, as KEDA's nats-jetstream scaler computes it
  * (KEDA reads them from the monitoring endpoint's /jsz; the consumer info API returns the same
@@ -11,6 +12,7 @@ import {
   AckPolicy,
   jetstream,
   jetstreamManager,
+  type Consumer,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -18,7 +20,7 @@ import {
 } from '@nats-io/jetstream';
 import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
 import { parseDuration } from '../core/index.js';
-import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, intHeader, numeric, once, parseMetadata } from './broker-common.js';
+import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, intHeader, numeric, once, parseMetadata, sleep } from './broker-common.js';
 
 export const type = 'nats-jetstream';
 
@@ -103,16 +105,32 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
     return entry;
   };
 
-  const pump = async (msgs: ConsumerMessages) => {
-    for await (const msg of msgs) {
-      if (closed) {
-        msg.nak();
-        continue;
+  // Batches of fetch() rather than consume(): consume() keeps its own read-ahead buffer, whose
+  // messages we cannot +WPI, so under load they outlived ack_wait and came back as redeliveries.
+  // A fetch asks for exactly the free room, and every message it yields is held (and heartbeated).
+  const pump = async (consumer: Consumer) => {
+    let backoff = 100;
+    while (!closed) {
+      while (!closed && held() > Math.floor(prefetch / 2)) await new Promise<void>((r) => (wake = r));
+      if (closed) break;
+      try {
+        messages = await consumer.fetch({ max_messages: prefetch - held(), expires: 5000 });
+        for await (const msg of messages) {
+          if (closed) {
+            msg.nak();
+            continue;
+          }
+          const h = toDelivery(msg);
+          holding.add(h);
+          if (inbox.push(h)) ctx?.notify();
+        }
+        backoff = 100;
+      } catch (err) {
+        if (closed) break;
+        ctx?.log.warn({ err: String(err), stream: m.stream, consumer: durable }, 'nats-jetstream: fetch failed, retrying');
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 5000);
       }
-      const h = toDelivery(msg);
-      holding.add(h);
-      if (inbox.push(h)) ctx?.notify();
-      while (!closed && held() >= prefetch) await new Promise<void>((r) => (wake = r));
     }
   };
 
@@ -148,8 +166,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
         });
       }
       const consumer = await js.consumers.get(m.stream, durable);
-      messages = await consumer.consume({ max_messages: prefetch });
-      pumpDone = pump(messages).catch((err) => {
+      pumpDone = pump(consumer).catch((err) => {
         if (!closed) ctx?.log.error({ err: String(err), stream: m.stream, consumer: durable }, 'nats-jetstream consumer stopped');
       });
       // a long event keeps its message: +WPI resets ack_wait before it runs out
@@ -188,7 +205,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       inbox.drain();
       for (const h of holding) h.msg.nak();
       holding.clear();
-      if (messages) await messages.close().catch(() => undefined);
+      messages?.stop();
       await pumpDone;
       if (nc) await nc.drain().catch(() => nc?.close());
     },

@@ -49,11 +49,11 @@ interface Held {
 
 /** Which of KEDA's three redis-streams metrics this trigger reports. */
 export function lagMode(md: Record<string, string | undefined>): 'lag' | 'pending' | 'length' {
-  if (md.consumerGroup !== undefined && md.lagCount !== undefined) return 'lag';
-  if (md.consumerGroup !== undefined) return 'pending';
-  // KEDA: with a lagCount but no explicit group KEDA errors; featherweight always has a group
-  // (the component name), so lagCount alone still selects lag mode.
-  return md.lagCount !== undefined ? 'lag' : 'length';
+  // KEDA: consumerGroup + lagCount -> lag; consumerGroup -> pending entries; else XLEN. featherweight
+  // always consumes through a group (the component name by default), but the metric follows what
+  // the metadata says, as src/scaling/triggers.ts does for the target.
+  if (md.consumerGroup) return md.lagCount !== undefined ? 'lag' : 'pending';
+  return 'length';
 }
 
 function redisUrl(m: z.infer<typeof metadata>): string {
@@ -187,7 +187,8 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
     let backoff = 100;
     while (!closed) {
       try {
-        while (!closed && holding.size >= prefetch) await new Promise<void>((r) => (wake = r));
+        // refill in batches: read again once half the window is free, not one entry per ack
+        while (!closed && holding.size > Math.floor(prefetch / 2)) await new Promise<void>((r) => (wake = r));
         if (closed) break;
         const room = prefetch - holding.size;
         if (history) {
