@@ -39,6 +39,7 @@ async function ours(create: SourceFactory, md: Record<string, string>, publish: 
   // create the broker-side state first, then pre-publish, then time the consumption only
   const warm = create(md, { component: 'fwbench', dataDir: '.', prefetch: PREFETCH });
   await warm.start(quiet);
+  await warm.next(AbortSignal.timeout(200)); // consuming (the MQTT session) starts with next()
   await warm.close();
   await publish();
   const src = create(md, { component: 'fwbench', dataDir: '.', prefetch: PREFETCH });
@@ -190,6 +191,7 @@ async function mqttBench(): Promise<Result> {
     const md = { topic: fwTopic, clientId: `fwb-fw-${u}` };
     const warm = mqttSrc.create(md, { component: 'fwbench', dataDir: '.', prefetch: PREFETCH });
     await warm.start(quiet);
+    await warm.next(AbortSignal.timeout(200));
     await warm.close();
     let fwMs = 0;
     for (let r = 0; r < rounds; r++) {

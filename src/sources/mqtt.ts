@@ -51,7 +51,9 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
   const inbox = new Inbox<Held>();
   const holding = new Set<Held>();
   const deferred = new Set<number>(); // message ids whose PUBACK waits for ack()
-  let client: MqttClient | undefined;
+  let client: MqttClient | undefined; // the session (consumer) connection
+  let publisher: MqttClient | undefined;
+  let session: Promise<void> | undefined;
   let sendPacket: SendPacket | undefined;
   let gen = 0;
   let ctx: SourceContext | undefined;
@@ -115,55 +117,77 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
     deliver(packet, attempt, gen, id, intHeader(up[ENQUEUED_HEADER]) ?? Date.now());
   };
 
+  // The session connection is the consumer: a persistent session starts delivering on connect.
+  const openSession = async () => {
+    const protocolVersion = Number(m.protocolVersion) as 4 | 5;
+    const options: IClientOptions = {
+      clientId,
+      clean: false,
+      protocolVersion,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      ...(m.username ? { username: m.username } : {}),
+      ...(m.password ? { password: m.password } : {}),
+      // MQTT 5: the session outlives the connection, and the broker keeps at most `prefetch` un-acked
+      ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: sessionExpirySec, receiveMaximum: Math.min(prefetch, 65535) } } : {}),
+      manualConnect: true,
+    };
+    const cl = mqtt.connect(m.url, options);
+    client = cl;
+    const original = (cl as unknown as { _sendPacket: SendPacket })._sendPacket.bind(cl);
+    sendPacket = original;
+    (cl as unknown as { _sendPacket: SendPacket })._sendPacket = (packet, cb) => {
+      if (packet.cmd === 'puback' && deferred.delete(packet.messageId as number)) {
+        cb?.(); // withheld until ack(); let mqtt.js move on to the next packet
+        return;
+      }
+      original(packet, cb);
+    };
+    cl.handleMessage = (packet, cb) => {
+      if (packet.qos > 0 && packet.messageId !== undefined) deferred.add(packet.messageId);
+      onPublish(packet);
+      cb();
+    };
+    cl.on('close', () => {
+      // the connection is gone: every un-acked message comes back when the session resumes
+      gen++;
+      deferred.clear();
+      inbox.remove((h) => h.gen !== gen);
+      for (const h of holding) if (h.gen !== gen) holding.delete(h);
+    });
+    cl.on('error', (err) => ctx?.log.warn({ err: String(err), clientId }, 'mqtt: client error'));
+    await new Promise<void>((resolve, reject) => {
+      cl.once('connect', () => resolve());
+      cl.once('error', reject);
+      cl.connect();
+    });
+    await cl.subscribeAsync(filter, { qos: Number(m.qos) as 1 | 2 });
+  };
+
   return {
     type,
     async start(c: SourceContext) {
       ctx = c;
-      const protocolVersion = Number(m.protocolVersion) as 4 | 5;
-      const options: IClientOptions = {
-        clientId,
-        clean: false,
-        protocolVersion,
+      // a clean, separately named connection for publish(); also proves the broker is reachable.
+      // The session itself opens with the first next(), so a publish-only user (dlq retry) neither
+      // takes messages nor kicks the running consumer off its client id.
+      publisher = await mqtt.connectAsync(m.url, {
+        clean: true,
+        protocolVersion: Number(m.protocolVersion) as 4 | 5,
         reconnectPeriod: 1000,
         connectTimeout: 10_000,
         ...(m.username ? { username: m.username } : {}),
         ...(m.password ? { password: m.password } : {}),
-        // MQTT 5: the session outlives the connection, and the broker keeps at most `prefetch` un-acked
-        ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: sessionExpirySec, receiveMaximum: Math.min(prefetch, 65535) } } : {}),
-        manualConnect: true,
-      };
-      const cl = mqtt.connect(m.url, options);
-      client = cl;
-      const original = (cl as unknown as { _sendPacket: SendPacket })._sendPacket.bind(cl);
-      sendPacket = original;
-      (cl as unknown as { _sendPacket: SendPacket })._sendPacket = (packet, cb) => {
-        if (packet.cmd === 'puback' && deferred.delete(packet.messageId as number)) {
-          cb?.(); // withheld until ack(); let mqtt.js move on to the next packet
-          return;
-        }
-        original(packet, cb);
-      };
-      cl.handleMessage = (packet, cb) => {
-        if (packet.qos > 0 && packet.messageId !== undefined) deferred.add(packet.messageId);
-        onPublish(packet);
-        cb();
-      };
-      cl.on('close', () => {
-        // the connection is gone: every un-acked message comes back when the session resumes
-        gen++;
-        deferred.clear();
-        inbox.remove((h) => h.gen !== gen);
-        for (const h of holding) if (h.gen !== gen) holding.delete(h);
       });
-      cl.on('error', (err) => ctx?.log.warn({ err: String(err), clientId }, 'mqtt: client error'));
-      await new Promise<void>((resolve, reject) => {
-        cl.once('connect', () => resolve());
-        cl.once('error', reject);
-        cl.connect();
-      });
-      await cl.subscribeAsync(filter, { qos: Number(m.qos) as 1 | 2 });
+      publisher.on('error', (err) => ctx?.log.warn({ err: String(err) }, 'mqtt: publisher error'));
     },
     async next(signal: AbortSignal) {
+      if (closed) return null;
+      await (session ??= openSession().catch((err) => {
+        session = undefined;
+        client?.end(true);
+        throw new Error(`${type}: cannot open the session ${clientId} at ${m.url}: ${String(err)}`);
+      }));
       const h = await inbox.next(signal);
       return h ? h.delivery : null;
     },
@@ -171,11 +195,11 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       return { lag: holding.size, inFlight: holding.size };
     },
     async publish(e) {
-      if (!client) throw new Error(`${type}: publish() before start()`);
+      if (!publisher) throw new Error(`${type}: publish() before start()`);
       const topic = e.subject || m.topic;
       if (/[+#]/.test(topic)) throw new Error(`${type}: cannot publish to the wildcard filter ${topic}; give the event a subject`);
       const userProperties = { ...e.headers, [EVENT_ID_HEADER]: e.id, [ENQUEUED_HEADER]: String(e.enqueuedAt ?? Date.now()), ...(e.attempt !== undefined ? { [ATTEMPT_HEADER]: String(e.attempt) } : {}) };
-      await client.publishAsync(topic, Buffer.from(e.body), { qos: 1, ...(m.protocolVersion === '5' ? { properties: { userProperties } } : {}) });
+      await publisher.publishAsync(topic, Buffer.from(e.body), { qos: 1, ...(m.protocolVersion === '5' ? { properties: { userProperties } } : {}) });
     },
     async close() {
       if (closed) return;
@@ -183,7 +207,9 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       inbox.close();
       holding.clear();
       // DISCONNECT without the held PUBACKs: the session keeps those messages for the next connect
+      await session?.catch(() => undefined);
       if (client) await client.endAsync(false).catch(() => client?.end(true));
+      if (publisher) await publisher.endAsync().catch(() => publisher?.end(true));
     },
   };
 };

@@ -65,6 +65,8 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
   let termWithReason = false;
   let heartbeat: NodeJS.Timeout | undefined;
   let pumpDone: Promise<void> = Promise.resolve();
+  let consumer: Consumer | undefined;
+  let pumping = false;
   // capacity gate: the pump takes a message from the client only while fewer than `prefetch` are held
   let wake: (() => void) | undefined;
   const held = () => holding.size;
@@ -108,13 +110,13 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
   // Batches of fetch() rather than consume(): consume() keeps its own read-ahead buffer, whose
   // messages we cannot +WPI, so under load they outlived ack_wait and came back as redeliveries.
   // A fetch asks for exactly the free room, and every message it yields is held (and heartbeated).
-  const pump = async (consumer: Consumer) => {
+  const pump = async (c: Consumer) => {
     let backoff = 100;
     while (!closed) {
       while (!closed && held() > Math.floor(prefetch / 2)) await new Promise<void>((r) => (wake = r));
       if (closed) break;
       try {
-        messages = await consumer.fetch({ max_messages: prefetch - held(), expires: 5000 });
+        messages = await c.fetch({ max_messages: prefetch - held(), expires: 5000 });
         for await (const msg of messages) {
           if (closed) {
             msg.nak();
@@ -165,10 +167,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
           ...(m.subject ? { filter_subject: m.subject } : {}),
         });
       }
-      const consumer = await js.consumers.get(m.stream, durable);
-      pumpDone = pump(consumer).catch((err) => {
-        if (!closed) ctx?.log.error({ err: String(err), stream: m.stream, consumer: durable }, 'nats-jetstream consumer stopped');
-      });
+      consumer = await js.consumers.get(m.stream, durable);
       // a long event keeps its message: +WPI resets ack_wait before it runs out
       heartbeat = setInterval(() => {
         for (const h of holding) h.msg.working();
@@ -176,6 +175,13 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       heartbeat.unref();
     },
     async next(signal: AbortSignal) {
+      // fetching starts with the first next(): a publish-only user (dlq retry) takes nothing
+      if (!pumping && consumer && !closed) {
+        pumping = true;
+        pumpDone = pump(consumer).catch((err) => {
+          if (!closed) ctx?.log.error({ err: String(err), stream: m.stream, consumer: durable }, 'nats-jetstream consumer stopped');
+        });
+      }
       const h = await inbox.next(signal);
       return h ? h.delivery : null;
     },

@@ -68,6 +68,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
   let ctx: SourceContext | undefined;
   let closed = false;
   let reconnecting: Promise<void> | undefined;
+  let consuming = false; // basic.consume starts with the first next(): a publish-only user takes nothing
 
   const attemptOf = (msg: ConsumeMessage): number => {
     const h = msg.properties.headers ?? {};
@@ -129,6 +130,23 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
     return held;
   };
 
+  const consume = async (c: Conn) => {
+    await c.ch.consume(
+      queue,
+      (msg) => {
+        if (!msg) {
+          // consumer cancelled by the broker (queue deleted): start over
+          if (!closed) void c.model.close().catch(() => undefined);
+          return;
+        }
+        const h = toHeld(c, msg);
+        holding.add(h);
+        if (inbox.push(h)) ctx?.notify();
+      },
+      { noAck: false },
+    );
+  };
+
   const open = async (): Promise<Conn> => {
     const model = await amqp.connect(url, { clientProperties: { connection_name: `featherweight:${opts.component}:${queue}` } });
     try {
@@ -158,20 +176,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
         for (const h of holding) if (h.gen === c.gen) holding.delete(h);
         void reconnect();
       });
-      await ch.consume(
-        queue,
-        (msg) => {
-          if (!msg) {
-            // consumer cancelled by the broker (queue deleted): start over
-            if (!closed) void c.model.close().catch(() => undefined);
-            return;
-          }
-          const h = toHeld(c, msg);
-          holding.add(h);
-          if (inbox.push(h)) ctx?.notify();
-        },
-        { noAck: false },
-      );
+      if (consuming) await consume(c);
       return c;
     } catch (err) {
       await model.close().catch(() => undefined);
@@ -202,6 +207,14 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       conn = await open();
     },
     async next(signal: AbortSignal) {
+      if (!consuming && conn && !closed) {
+        consuming = true;
+        const c = conn;
+        await consume(c).catch((err) => {
+          ctx?.log.warn({ err: String(err), queue }, 'rabbitmq: basic.consume failed; reconnecting');
+          void c.model.close().catch(() => undefined);
+        });
+      }
       const h = await inbox.next(signal);
       return h ? h.delivery : null;
     },

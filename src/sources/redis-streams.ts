@@ -89,6 +89,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
   let cmdReady: Promise<unknown> | undefined;
   const ready = () => (cmdReady ??= cmd.connect());
   let loop: Promise<void> = Promise.resolve();
+  let reading = false;
   let heartbeat: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
   const release = () => {
@@ -239,7 +240,6 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       await ready();
       await blk.connect();
       await ensureGroup();
-      loop = run();
       heartbeat = setInterval(() => {
         const ids = [...holding.keys(), ...delayed.keys()];
         if (ids.length > 0) cmd.xClaimJustId(m.stream, group, consumer, 0, ids).catch(() => undefined);
@@ -247,6 +247,11 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       heartbeat.unref();
     },
     async next(signal: AbortSignal) {
+      // reading starts with the first next(): a publish-only user (dlq retry) takes nothing
+      if (!reading && ctx && !closed) {
+        reading = true;
+        loop = run();
+      }
       const h = await inbox.next(signal);
       return h ? h.delivery : null;
     },

@@ -55,6 +55,7 @@ const text = (d: Delivery) => Buffer.from(d.event.body).toString();
 async function prepare(bc: BrokerCase, md: Record<string, string>): Promise<void> {
   const s = open(bc, md);
   await s.start(ctx);
+  assert.equal(await take(s, 300), null); // consuming starts with next(): the MQTT session is made here
   await s.close();
 }
 
@@ -216,6 +217,33 @@ export async function killNineLosesNothing(t: TestContext, bc: BrokerCase, overr
       await d.ack();
     }
     assert.deepEqual([...seen].sort(), want.sort());
+  } finally {
+    await src.close();
+  }
+}
+
+/** start() + publish() + close() (what `dlq retry` does) must not take anything off the broker. */
+export async function publishOnlyTakesNothing(t: TestContext, bc: BrokerCase): Promise<void> {
+  const md = bc.metadata();
+  t.after(() => bc.cleanup(md));
+  await prepare(bc, md);
+  await bc.publishRaw(md, ['p1', 'p2']);
+  const cli = open(bc, md, 1);
+  await cli.start(ctx);
+  await cli.publish({ id: 'retried-1', source: 'dlq', subject: '', headers: {}, body: new TextEncoder().encode('p3') });
+  await cli.close();
+  const src = open(bc, md, 8);
+  await src.start(ctx);
+  try {
+    const got = new Map<string, number>();
+    while (got.size < 3) {
+      const d = await take(src, 10_000);
+      assert.ok(d, `only ${[...got.keys()]} arrived`);
+      got.set(text(d), d.event.attempt);
+      await d.ack();
+    }
+    assert.deepEqual([...got.keys()].sort(), ['p1', 'p2', 'p3']);
+    assert.deepEqual([...got.values()], [1, 1, 1], 'nothing was delivered to the publish-only source');
   } finally {
     await src.close();
   }

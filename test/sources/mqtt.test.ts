@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import mqtt from 'mqtt';
 import { requireService } from '../helpers/services.js';
 import { create } from '../../src/sources/mqtt.js';
-import { closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, type BrokerCase } from './broker-suite.js';
+import { publishOnlyTakesNothing, closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, type BrokerCase } from './broker-suite.js';
 
 const URL = 'mqtt://127.0.0.1:1883';
 
@@ -59,6 +59,7 @@ test('mqtt: shared subscription, publish() round-trips id and headers', async (t
   const src = create(md, { component: 'fwtest', dataDir: '.', prefetch: 2 });
   await src.start({ notify() {}, log });
   try {
+    assert.equal(await take(src, 300), null); // opens the session and its shared subscription
     await src.publish({ id: 'ev-9', source: 'dlq', subject: '', headers: { 'x-why': 'retry' }, body: new Uint8Array([1, 2, 3]) });
     const d = await take(src, 5000);
     assert.equal(d?.event.id, 'ev-9');
@@ -78,4 +79,9 @@ test('mqtt: metadata validation', () => {
   assert.throws(() => create({ topic: 't', qos: '0' }, o), /qos/);
   assert.throws(() => create({ topic: 't', group: 'g' }, o), /unknown metadata key "group".*allowed: .*sharedGroup/);
   assert.throws(() => create({}, o), /topic/);
+});
+
+test('mqtt: start + publish + close (dlq retry) takes nothing off the broker', async (t) => {
+  if (!(await requireService(t, 'mqtt'))) return;
+  await publishOnlyTakesNothing(t, bc);
 });

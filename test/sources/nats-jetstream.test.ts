@@ -5,7 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { requireService } from '../helpers/services.js';
 import { create } from '../../src/sources/nats-jetstream.js';
-import { closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, type BrokerCase } from './broker-suite.js';
+import { publishOnlyTakesNothing, closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, type BrokerCase } from './broker-suite.js';
 
 const bc: BrokerCase = {
   module: 'nats-jetstream',
@@ -83,4 +83,9 @@ test('nats-jetstream: Nats-Msg-Id is the event id; publish() round-trips headers
 test('nats-jetstream: unknown metadata key is an error naming it', () => {
   assert.throws(() => create({ stream: 's', lagTreshold: '5' }, { component: 'c', dataDir: '.', prefetch: 1 }), /unknown metadata key "lagTreshold".*allowed: .*lagThreshold/);
   assert.throws(() => create({}, { component: 'c', dataDir: '.', prefetch: 1 }), /stream/);
+});
+
+test('nats-jetstream: start + publish + close (dlq retry) takes nothing off the broker', async (t) => {
+  if (!(await requireService(t, 'nats'))) return;
+  await publishOnlyTakesNothing(t, bc);
 });

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import { requireService } from '../helpers/services.js';
 import { create } from '../../src/sources/rabbitmq.js';
-import { closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, waitFor, type BrokerCase } from './broker-suite.js';
+import { publishOnlyTakesNothing, closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, waitFor, type BrokerCase } from './broker-suite.js';
 
 const URL = 'amqp://guest:guest@127.0.0.1:5672/';
 
@@ -129,4 +129,9 @@ test('rabbitmq: metadata validation', () => {
   assert.throws(() => create({ queue: 'x' }, o), /unknown metadata key "queue".*allowed: .*queueName/);
   assert.throws(() => create({ host: 'http://127.0.0.1:15672/' }, o), /host must be amqp/);
   assert.throws(() => create({ mode: 'MessageRate' }, o), /mode/);
+});
+
+test('rabbitmq: start + publish + close (dlq retry) takes nothing off the broker', async (t) => {
+  if (!(await requireService(t, 'rabbitmq'))) return;
+  await publishOnlyTakesNothing(t, bc);
 });
