@@ -225,3 +225,20 @@ test('recycled threads: a replacement starts first, every job still answers, no 
     await p.close();
   }
 });
+
+test('threads follow replicas up to maxThreads; idle extras stop, warm ones stay', async () => {
+  const p = pool({ maxThreads: 2, warmThreads: 1, idleThreadMs: 100 });
+  try {
+    assert.equal(p.stats().threads, 1);
+    p.setReplicas(5);
+    assert.equal(p.stats().threads, 2); // started ahead of any job, capped by maxThreads
+    await p.ready();
+    assert.equal(p.stats().idleThreads, 2);
+    p.setReplicas(0);
+    while (p.stats().threads > 1) await sleep(20);
+    await sleep(300);
+    assert.equal(p.stats().threads, 1); // the warm one is kept at 0 replicas
+  } finally {
+    await p.close();
+  }
+});
