@@ -1,16 +1,21 @@
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { openDeadLetters, type DeadLetters } from '../sources/dead-letters.js';
-import type { AppManifest } from './manifest.js';
+import type { AppManifest, ComponentSpec } from './manifest.js';
+import { resolveModule } from './module.js';
 import { startComponent, type ComponentState, type RunningComponent } from './component.js';
 import { createMetrics, type AppMetrics } from './metrics.js';
 
 /** One sample of every component, for the dashboard's charts (server-sent events). */
 export interface AppSample { t: number; components: ComponentState[] }
 
+/** An http-wasm component: the server answers its requests with the guest (no queue, no sink). */
+export interface HttpHandlerComponent { spec: ComponentSpec; module: WebAssembly.Module }
+
 export interface RunningApp {
   manifest: AppManifest;
   components: Map<string, RunningComponent>;
+  httpHandlers: Map<string, HttpHandlerComponent>;
   deadLetters: DeadLetters;
   metrics: AppMetrics;
   /** Recent samples, oldest first (a few minutes at sampleMs). */
@@ -32,10 +37,15 @@ export async function startApp(manifest: AppManifest, opts: StartOptions): Promi
   mkdirSync(manifest.dataDir, { recursive: true });
   const deadLetters = openDeadLetters(manifest.dataDir);
   const components = new Map<string, RunningComponent>();
+  const httpHandlers = new Map<string, HttpHandlerComponent>();
   const states = () => [...components.values()].map((c) => c.state());
   const metrics = createMetrics(states, (name) => deadLetters.count(name));
   try {
     for (const spec of manifest.components) {
+      if (spec.abi === 'http-wasm') {
+        httpHandlers.set(spec.name, { spec, module: (await resolveModule(spec.module, manifest.dataDir)).module });
+        continue;
+      }
       components.set(
         spec.name,
         await startComponent(spec, {
@@ -67,6 +77,7 @@ export async function startApp(manifest: AppManifest, opts: StartOptions): Promi
   return {
     manifest,
     components,
+    httpHandlers,
     deadLetters,
     metrics,
     history: () => samples.slice(),

@@ -35,6 +35,12 @@ export function checkComponent(c: ComponentSpec, where: string): string[] {
       problems.push(`${where}.trigger.metadata.visibilityTimeout: ${(err as Error).message}`);
     }
   }
+  if (c.abi === 'http-wasm') {
+    // An http-wasm component answers HTTP requests itself: no queue, no sink, no scaling.
+    if (c.trigger.type !== 'http') problems.push(`${where}.trigger.type: an http-wasm component answers HTTP requests, so its trigger must be http (got ${c.trigger.type})`);
+    return problems;
+  }
+  if (c.config !== undefined) problems.push(`${where}.config: only http-wasm components take a guest config`);
   if (c.abi === 'exports') {
     problems.push(`${where}.abi: "exports" components cannot handle events (use wasi-command, or http-wasm with an http trigger); call exports with \`featherweight call\``);
   }

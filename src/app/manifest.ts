@@ -90,6 +90,19 @@ const componentSchema = z
     scaling: z.record(z.string(), z.unknown()).default({}),
     sink: z.object({ type: z.string().min(1) }).passthrough().default({ type: 'sqlite' }),
     delivery: deliverySchema.default({ maxAttempts: 5, backoff: 1000, maxBackoff: 60_000 }),
+    /** http-wasm only: the bytes `get_config` returns to the guest. */
+    config: z.string().optional(),
+  })
+  .strict();
+
+const proxySchema = z
+  .object({
+    name: z.string().min(1),
+    listen: z.string().default('127.0.0.1:0'),
+    /** The service the chain runs in front of (Dapr's appHttpPipeline). */
+    upstream: z.string().url(),
+    middleware: z.array(z.object({ module: z.string().min(1), config: z.string().optional() }).strict()).min(1),
+    instances: z.enum(['pooled', 'fresh']).default('pooled'),
   })
   .strict();
 
@@ -110,10 +123,13 @@ export const manifestSchema = z
     metadata: z.object({ name: z.string().min(1) }).passthrough(),
     dataDir: z.string().default('./.featherweight'),
     server: serverSchema.default({ listen: '127.0.0.1:8080', tokenEnv: 'FEATHERWEIGHT_TOKEN' }),
-    components: z.array(componentSchema).min(1),
+    components: z.array(componentSchema).default([]),
+    /** http-wasm middleware chains in front of other services. */
+    proxies: z.array(proxySchema).default([]),
   })
   .strict()
   .superRefine((app, ctx) => {
+    if (app.components.length === 0 && app.proxies.length === 0) ctx.addIssue({ code: 'custom', path: ['components'], message: 'an app needs at least one component or proxy' });
     const seen = new Set<string>();
     app.components.forEach((c, i) => {
       if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: ['components', i, 'name'], message: `duplicate component name "${c.name}"` });
@@ -136,6 +152,17 @@ export interface ComponentSpec {
   scaling: Record<string, unknown>;
   sink: { type: string } & Record<string, unknown>;
   delivery: { maxAttempts: number; backoffMs: number; maxBackoffMs: number };
+  /** http-wasm: guest config for get_config. */
+  config?: string;
+}
+
+export interface ProxySpec {
+  name: string;
+  listen: string;
+  upstream: string;
+  /** Absolute paths or oci:// references, first sees the request first. */
+  middleware: Array<{ module: string; config?: string }>;
+  instances: 'pooled' | 'fresh';
 }
 
 export interface AppManifest {
@@ -144,6 +171,7 @@ export interface AppManifest {
   dataDir: string;
   server: { listen: string; tokenEnv: string; kedaScaler?: string };
   components: ComponentSpec[];
+  proxies: ProxySpec[];
   /** The file it came from, for messages. */
   file?: string;
 }
@@ -181,6 +209,10 @@ export function parseManifest(doc: unknown, opts: ParseOptions): AppManifest {
     dataDir: path.resolve(opts.baseDir, raw.dataDir),
     server: raw.server,
     components,
+    proxies: raw.proxies.map((p) => ({
+      ...p,
+      middleware: p.middleware.map((m) => ({ ...m, module: m.module.startsWith('oci://') ? m.module : path.resolve(opts.baseDir, m.module) })),
+    })),
     ...(opts.file ? { file: opts.file } : {}),
   };
 }
@@ -211,5 +243,6 @@ function normalizeComponent(c: RawComponent, i: number, opts: ParseOptions, prob
     // A relative sqlite path is relative to the manifest, like every other path in it.
     sink: typeof c.sink.path === 'string' && !path.isAbsolute(c.sink.path) ? { ...c.sink, path: path.resolve(opts.baseDir, c.sink.path) } : c.sink,
     delivery: { maxAttempts: c.delivery.maxAttempts, backoffMs: c.delivery.backoff, maxBackoffMs: c.delivery.maxBackoff },
+    ...(c.config !== undefined ? { config: c.config } : {}),
   };
 }

@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { acceptHttpEvent, HttpIngressError } from '../sources/http.js';
 import type { RunningApp } from '../app/app.js';
+import { createHttpWasmGuest, type HttpWasmGuest } from '../wasm/http-wasm.js';
+import { createHttpWasmListener } from './http-proxy.js';
 import { HttpError, intParam, isLoopback, parseListen, readBody, sendJson } from './http-util.js';
 
 export interface ServerOptions {
@@ -57,6 +59,24 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
     if (req.headers.authorization !== `Bearer ${opts.token}`) throw new HttpError(401, 'missing or wrong bearer token (Authorization: Bearer <token>)');
   };
 
+  // http-wasm components answer under /v1/components/<name>/http/... (the guest sees the rest).
+  const handlers = new Map<string, ReturnType<typeof createHttpWasmListener>>();
+  const guests: HttpWasmGuest[] = [];
+  for (const [name, h] of app.httpHandlers) {
+    const guest = createHttpWasmGuest(h.module, {
+      name,
+      log: log.child({ component: name }),
+      limits: h.spec.limits,
+      ...(h.spec.config !== undefined ? { config: new TextEncoder().encode(h.spec.config) } : {}),
+    });
+    guests.push(guest);
+    handlers.set(name, createHttpWasmListener({ guests: [guest], log: log.child({ component: name }), limits: h.spec.limits, stripPrefix: `/v1/components/${name}/http` }));
+  }
+
+  const authorizeIfMutating = (req: IncomingMessage) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') authorize(req);
+  };
+
   const routes: Array<[string, RegExp, (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL) => Promise<void> | void]> = [
     ['GET', /^\/healthz$/, (_q, res) => sendJson(res, 200, { status: 'ok', app: app.manifest.name })],
     ['GET', /^\/metrics$/, async (_q, res) => {
@@ -65,6 +85,7 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
       res.end(text);
     }],
     ['GET', /^\/v1\/components$/, (_q, res) => sendJson(res, 200, { components: [...app.components.values()].map((c) => c.state()) })],
+    ['GET', /^\/v1\/handlers$/, (_q, res) => sendJson(res, 200, { handlers: [...app.httpHandlers.values()].map((h) => ({ name: h.spec.name, abi: h.spec.abi, path: `/v1/components/${h.spec.name}/http/` })) })],
     ['GET', /^\/v1\/components\/([^/]+)$/, (_q, res, m) => sendJson(res, 200, component(decodeURIComponent(m[1]!)).state())],
     ['GET', /^\/v1\/components\/([^/]+)\/rows$/, async (_q, res, m, url) => {
       const c = component(decodeURIComponent(m[1]!));
@@ -131,6 +152,13 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
         res.end(data);
         return;
       }
+      const handlerMatch = /^\/v1\/components\/([^/]+)\/http(?:\/|$)/.exec(url.pathname);
+      const handler = handlerMatch ? handlers.get(decodeURIComponent(handlerMatch[1]!)) : undefined;
+      if (handler) {
+        authorizeIfMutating(req);
+        await handler(req, res);
+        return;
+      }
       let pathMatched = false;
       for (const [method, re, handler] of routes) {
         const m = re.exec(url.pathname);
@@ -159,6 +187,7 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
   return {
     url,
     async close() {
+      for (const g of guests) g.close();
       for (const s of streams) s.end();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -5,6 +5,11 @@ import { createLogger } from '../../app/log.js';
 import { startServer } from '../../server/server.js';
 import { startExternalScaler } from '../../kube/external-scaler.js';
 import { scalerProvider } from '../../kube/scaler-provider.js';
+import { startHttpProxy } from '../../server/http-proxy.js';
+import { resolveModule } from '../../app/module.js';
+import { parseListen } from '../../server/http-util.js';
+import type { AppManifest } from '../../app/manifest.js';
+import type { Logger } from 'pino';
 
 export function register(program: Command): void {
   program
@@ -22,12 +27,14 @@ export function register(program: Command): void {
       const listen = o.listen ?? manifest.server.listen;
       const token = process.env[manifest.server.tokenEnv];
       const server = await startServer(app, { listen, log, ...(token ? { token } : {}) });
+      const proxies = await startProxies(manifest, log);
       const kedaListen = o.kedaScaler ?? manifest.server.kedaScaler;
       const keda = kedaListen ? await startExternalScaler(scalerProvider(app), { listen: kedaListen }) : undefined;
       if (keda) log.info({ address: keda.address }, 'serving the KEDA external scaler (externalscaler.ExternalScaler)');
       log.info({ app: manifest.name, url: server.url, components: manifest.components.map((c) => c.name) }, 'featherweight is up');
       await waitForSignal();
       log.info('draining in-flight events');
+      await Promise.all(proxies.map((p) => p.close()));
       await keda?.close();
       await server.close();
       await app.close();
@@ -48,4 +55,23 @@ export function waitForSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+}
+
+/** The manifest's http-wasm middleware chains, each in front of its upstream (Dapr's appHttpPipeline). */
+export async function startProxies(manifest: AppManifest, log: Logger) {
+  const started: Array<{ url: string; close(): Promise<void> }> = [];
+  for (const p of manifest.proxies) {
+    const { host, port } = parseListen(p.listen);
+    const middleware = await Promise.all(
+      p.middleware.map(async (m, i) => ({
+        name: `${p.name}[${i}]`,
+        module: (await resolveModule(m.module, manifest.dataDir)).module,
+        ...(m.config !== undefined ? { config: new TextEncoder().encode(m.config) } : {}),
+      })),
+    );
+    const proxy = await startHttpProxy({ middleware, upstream: p.upstream, host, port, log: log.child({ proxy: p.name }), instances: p.instances });
+    log.info({ proxy: p.name, url: proxy.url, upstream: p.upstream }, 'http-wasm middleware proxy listening');
+    started.push(proxy);
+  }
+  return started;
 }
