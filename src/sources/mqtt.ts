@@ -164,13 +164,21 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
     await cl.subscribeAsync(filter, { qos: Number(m.qos) as 1 | 2 });
   };
 
+  // The session opens when the component runs: its first next() or its scaler's first lag(). A
+  // publish-only user (dlq retry: start, publish, close) calls neither, so it never takes over the
+  // running consumer's client id.
+  const begin = () =>
+    (session ??= openSession().catch((err) => {
+      session = undefined;
+      client?.end(true);
+      throw new Error(`${type}: cannot open the session ${clientId} at ${m.url}: ${String(err)}`);
+    }));
+
   return {
     type,
     async start(c: SourceContext) {
       ctx = c;
       // a clean, separately named connection for publish(); also proves the broker is reachable.
-      // The session itself opens with the first next(), so a publish-only user (dlq retry) neither
-      // takes messages nor kicks the running consumer off its client id.
       publisher = await mqtt.connectAsync(m.url, {
         clean: true,
         protocolVersion: Number(m.protocolVersion) as 4 | 5,
@@ -183,15 +191,12 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
     },
     async next(signal: AbortSignal) {
       if (closed) return null;
-      await (session ??= openSession().catch((err) => {
-        session = undefined;
-        client?.end(true);
-        throw new Error(`${type}: cannot open the session ${clientId} at ${m.url}: ${String(err)}`);
-      }));
+      await begin();
       const h = await inbox.next(signal);
       return h ? h.delivery : null;
     },
     async lag(): Promise<LagReport> {
+      if (publisher && !closed) void begin().catch((err: unknown) => ctx?.log.warn({ err: String(err) }, 'mqtt: session not open'));
       return { lag: holding.size, inFlight: holding.size };
     },
     async publish(e) {

@@ -136,6 +136,16 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
     }
   };
 
+  // Fetching starts when the component runs: its first next() or its scaler's first lag(). A
+  // publish-only user (dlq retry: start, publish, close) calls neither and takes nothing.
+  const begin = () => {
+    if (pumping || !consumer || closed) return;
+    pumping = true;
+    pumpDone = pump(consumer).catch((err) => {
+      if (!closed) ctx?.log.error({ err: String(err), stream: m.stream, consumer: durable }, 'nats-jetstream consumer stopped');
+    });
+  };
+
   return {
     type,
     async start(c: SourceContext) {
@@ -175,18 +185,13 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       heartbeat.unref();
     },
     async next(signal: AbortSignal) {
-      // fetching starts with the first next(): a publish-only user (dlq retry) takes nothing
-      if (!pumping && consumer && !closed) {
-        pumping = true;
-        pumpDone = pump(consumer).catch((err) => {
-          if (!closed) ctx?.log.error({ err: String(err), stream: m.stream, consumer: durable }, 'nats-jetstream consumer stopped');
-        });
-      }
+      begin();
       const h = await inbox.next(signal);
       return h ? h.delivery : null;
     },
     async lag(): Promise<LagReport> {
       if (!jsm) throw new Error(`${type}: lag() before start()`);
+      begin();
       const ci = await jsm.consumers.info(m.stream, durable);
       const inFlight = held();
       return { lag: ci.num_pending + ci.num_ack_pending, inFlight };

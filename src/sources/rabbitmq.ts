@@ -68,7 +68,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
   let ctx: SourceContext | undefined;
   let closed = false;
   let reconnecting: Promise<void> | undefined;
-  let consuming = false; // basic.consume starts with the first next(): a publish-only user takes nothing
+  let consuming = false;
 
   const attemptOf = (msg: ConsumeMessage): number => {
     const h = msg.properties.headers ?? {};
@@ -200,6 +200,18 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       }
     })().finally(() => (reconnecting = undefined)));
 
+  // basic.consume starts when the component runs: its first next() or its scaler's first lag(). A
+  // publish-only user (dlq retry: start, publish, close) calls neither and takes nothing.
+  const begin = async () => {
+    if (consuming || !conn || closed) return;
+    consuming = true;
+    const c = conn;
+    await consume(c).catch((err) => {
+      ctx?.log.warn({ err: String(err), queue }, 'rabbitmq: basic.consume failed; reconnecting');
+      void c.model.close().catch(() => undefined);
+    });
+  };
+
   return {
     type,
     async start(c: SourceContext) {
@@ -207,20 +219,14 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       conn = await open();
     },
     async next(signal: AbortSignal) {
-      if (!consuming && conn && !closed) {
-        consuming = true;
-        const c = conn;
-        await consume(c).catch((err) => {
-          ctx?.log.warn({ err: String(err), queue }, 'rabbitmq: basic.consume failed; reconnecting');
-          void c.model.close().catch(() => undefined);
-        });
-      }
+      await begin();
       const h = await inbox.next(signal);
       return h ? h.delivery : null;
     },
     async lag(): Promise<LagReport> {
       const c = conn;
       if (!c) throw new Error(`${type}: not connected to ${queue} (reconnecting)`);
+      void begin();
       const q = await c.lagCh.checkQueue(queue);
       const inFlight = holding.size;
       return { lag: q.messageCount + (m.excludeUnacknowledged === 'true' ? 0 : inFlight), inFlight };

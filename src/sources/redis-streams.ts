@@ -90,6 +90,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
   const ready = () => (cmdReady ??= cmd.connect());
   let loop: Promise<void> = Promise.resolve();
   let reading = false;
+  let started = false;
   let heartbeat: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
   const release = () => {
@@ -232,6 +233,14 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
     }
   };
 
+  // Reading starts when the component runs: its first next() or its scaler's first lag(). A
+  // publish-only user (dlq retry: start, publish, close) calls neither and parks nothing in a PEL.
+  const begin = () => {
+    if (reading || !ctx || closed) return;
+    reading = true;
+    loop = run();
+  };
+
   return {
     type,
     async start(c: SourceContext) {
@@ -239,6 +248,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       for (const cl of [cmd, blk]) cl.on('error', (err: unknown) => ctx?.log.warn({ err: String(err) }, 'redis-streams: connection error'));
       await ready();
       await blk.connect();
+      started = true;
       await ensureGroup();
       heartbeat = setInterval(() => {
         const ids = [...holding.keys(), ...delayed.keys()];
@@ -247,17 +257,14 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       heartbeat.unref();
     },
     async next(signal: AbortSignal) {
-      // reading starts with the first next(): a publish-only user (dlq retry) takes nothing
-      if (!reading && ctx && !closed) {
-        reading = true;
-        loop = run();
-      }
+      begin();
       const h = await inbox.next(signal);
       return h ? h.delivery : null;
     },
     async lag(): Promise<LagReport> {
       const inFlight = holding.size + delayed.size;
       await ready();
+      if (started) begin();
       if (mode === 'length') return { lag: await cmd.xLen(m.stream), inFlight };
       if (mode === 'pending') {
         try {
@@ -288,12 +295,16 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       closed = true;
       if (heartbeat) clearInterval(heartbeat);
       for (const t of delayed.values()) clearTimeout(t);
+      const waiting = [...delayed.keys()];
       delayed.clear();
       inbox.close();
       release();
       // un-acked entries stay in this consumer's PEL: the same consumer name reads them back on
-      // start, any other consumer XAUTOCLAIMs them once idle for claimIdleTime
+      // start; marking them idle for claimIdleTime lets any other consumer's next XAUTOCLAIM take
+      // them now instead of claimIdleTime from now
+      const ids = [...holding.keys(), ...waiting];
       holding.clear();
+      if (ids.length > 0) await cmd.xClaimJustId(m.stream, group, consumer, 0, ids, { IDLE: claimIdleMs }).catch(() => undefined);
       if (blk.isOpen) blk.destroy();
       await loop;
       if (cmdReady) await cmd.close().catch(() => cmd.destroy());

@@ -248,3 +248,29 @@ export async function publishOnlyTakesNothing(t: TestContext, bc: BrokerCase): P
     await src.close();
   }
 }
+
+/**
+ * At zero replicas the dispatcher asks for no event; the scaler's lag() poll alone must start
+ * consumption so that a new event pushes notify() (0 -> 1 without waiting for the next poll).
+ */
+export async function lagPollStartsPush(t: TestContext, bc: BrokerCase): Promise<void> {
+  const md = bc.metadata();
+  t.after(() => bc.cleanup(md));
+  await prepare(bc, md);
+  let notified = 0;
+  const src = open(bc, md, 4);
+  await src.start({ notify: () => void notified++, log });
+  try {
+    assert.equal((await src.lag()).lag, 0);
+    await bc.publishRaw(md, ['wake']);
+    await waitFor('notify()', async () => notified, (n) => n >= 1, 10_000);
+    const l = await waitFor('lag 1', () => src.lag(), (x) => x.lag === 1);
+    assert.equal(l.lag, 1);
+    const d = await take(src, 5000);
+    assert.equal(d && text(d), 'wake');
+    await d!.ack();
+    await waitFor('lag 0', () => src.lag(), (x) => x.lag === 0);
+  } finally {
+    await src.close();
+  }
+}

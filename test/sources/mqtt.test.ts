@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import mqtt from 'mqtt';
 import { requireService } from '../helpers/services.js';
 import { create } from '../../src/sources/mqtt.js';
-import { publishOnlyTakesNothing, closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, type BrokerCase } from './broker-suite.js';
+import { lagPollStartsPush, publishOnlyTakesNothing, closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, type BrokerCase } from './broker-suite.js';
 
 const URL = 'mqtt://127.0.0.1:1883';
 
@@ -84,4 +84,9 @@ test('mqtt: metadata validation', () => {
 test('mqtt: start + publish + close (dlq retry) takes nothing off the broker', async (t) => {
   if (!(await requireService(t, 'mqtt'))) return;
   await publishOnlyTakesNothing(t, bc);
+});
+
+test('mqtt: the scaler lag() poll starts consumption; a new event calls notify()', async (t) => {
+  if (!(await requireService(t, 'mqtt'))) return;
+  await lagPollStartsPush(t, bc);
 });

@@ -5,7 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { requireService } from '../helpers/services.js';
 import { create } from '../../src/sources/nats-jetstream.js';
-import { publishOnlyTakesNothing, closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, type BrokerCase } from './broker-suite.js';
+import { lagPollStartsPush, publishOnlyTakesNothing, closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, type BrokerCase } from './broker-suite.js';
 
 const bc: BrokerCase = {
   module: 'nats-jetstream',
@@ -88,4 +88,9 @@ test('nats-jetstream: unknown metadata key is an error naming it', () => {
 test('nats-jetstream: start + publish + close (dlq retry) takes nothing off the broker', async (t) => {
   if (!(await requireService(t, 'nats'))) return;
   await publishOnlyTakesNothing(t, bc);
+});
+
+test('nats-jetstream: the scaler lag() poll starts consumption; a new event calls notify()', async (t) => {
+  if (!(await requireService(t, 'nats'))) return;
+  await lagPollStartsPush(t, bc);
 });

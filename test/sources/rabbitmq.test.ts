@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import { requireService } from '../helpers/services.js';
 import { create } from '../../src/sources/rabbitmq.js';
-import { publishOnlyTakesNothing, closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, waitFor, type BrokerCase } from './broker-suite.js';
+import { lagPollStartsPush, publishOnlyTakesNothing, closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, waitFor, type BrokerCase } from './broker-suite.js';
 
 const URL = 'amqp://guest:guest@127.0.0.1:5672/';
 
@@ -134,4 +134,9 @@ test('rabbitmq: metadata validation', () => {
 test('rabbitmq: start + publish + close (dlq retry) takes nothing off the broker', async (t) => {
   if (!(await requireService(t, 'rabbitmq'))) return;
   await publishOnlyTakesNothing(t, bc);
+});
+
+test('rabbitmq: the scaler lag() poll starts consumption; a new event calls notify()', async (t) => {
+  if (!(await requireService(t, 'rabbitmq'))) return;
+  await lagPollStartsPush(t, bc);
 });

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { requireService } from '../helpers/services.js';
 import { create, lagMode } from '../../src/sources/redis-streams.js';
-import { publishOnlyTakesNothing, closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, waitFor, type BrokerCase } from './broker-suite.js';
+import { lagPollStartsPush, publishOnlyTakesNothing, closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, waitFor, type BrokerCase } from './broker-suite.js';
 
 const mk = () => createClient({ url: 'redis://127.0.0.1:6379' });
 async function withRedis<T>(f: (c: ReturnType<typeof mk>) => Promise<T>): Promise<T> {
@@ -109,4 +109,9 @@ test('redis-streams: publish() round-trips id and headers; unknown key is an err
 test('redis-streams: start + publish + close (dlq retry) takes nothing off the broker', async (t) => {
   if (!(await requireService(t, 'redis'))) return;
   await publishOnlyTakesNothing(t, bc);
+});
+
+test('redis-streams: the scaler lag() poll starts consumption; a new event calls notify()', async (t) => {
+  if (!(await requireService(t, 'redis'))) return;
+  await lagPollStartsPush(t, bc);
 });
