@@ -147,7 +147,7 @@ components:
 
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('oci://registry.example/team/cmd:v1', 'handler.wasm'));
   assert.throws(() => render(file, { mode: 'runwasi' }), /module: runwasi mode needs module: oci:\/\//);
-  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('module: handler.wasm', 'module: handler.wasm\n    abi: http-wasm'));
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('module: handler.wasm', 'module: handler.wasm\n    abi: http-wasm').replace('type: embedded, metadata: { lagThreshold: "3" }', 'type: http'));
   assert.throws(() => render(file, { mode: 'runwasi' }), /abi: runwasi runs WASI commands only/);
 });
 
@@ -156,6 +156,7 @@ test('an object that breaks the Kubernetes/KEDA schema is an error naming the fi
     name: 'bad',
     dataDir: '/tmp/x',
     server: { listen: '127.0.0.1:8080', tokenEnv: 'FEATHERWEIGHT_TOKEN' },
+    proxies: [],
     components: [{
       name: 'c',
       module: 'oci://r.example/c:v1',
