@@ -19,7 +19,8 @@ export const type = 'rabbitmq';
 
 export const metadata = z.strictObject({
   // KEDA's keys (QueueLength mode only: the rate modes need the management API)
-  host: z.string().default('amqp://guest:guest@127.0.0.1:5672/'),
+  host: z.string().optional(),
+  hostFromEnv: z.string().optional(), // KEDA: name of an environment variable holding host
   protocol: z.enum(['auto', 'amqp']).default('auto'),
   queueName: z.string().optional(),
   vhostName: z.string().optional(),
@@ -58,7 +59,12 @@ function connectionUrl(host: string, vhost: string | undefined): string {
 export const create: SourceFactory = (md: Record<string, string>, opts: SourceOptions): Source => {
   const m = parseMetadata(type, metadata, md);
   const queue = m.queueName ?? opts.component;
-  const url = connectionUrl(m.host, m.vhostName);
+  let host = m.host;
+  if (host === undefined && m.hostFromEnv !== undefined) {
+    host = process.env[m.hostFromEnv];
+    if (host === undefined) throw new Error(`${type} trigger: metadata hostFromEnv: environment variable ${m.hostFromEnv} is not set`);
+  }
+  const url = connectionUrl(host ?? 'amqp://guest:guest@127.0.0.1:5672/', m.vhostName);
   const dlx = m.deadLetterExchange ?? `${queue}.dlx`;
   const prefetch = Math.max(1, opts.prefetch);
   const inbox = new Inbox<Held>();

@@ -25,6 +25,12 @@ export const metadata = z.strictObject({
   password: z.string().optional(),
   databaseIndex: numeric('0'),
   enableTLS: bool('false'),
+  // KEDA's *FromEnv forms: the name of an environment variable holding the value
+  addressFromEnv: z.string().optional(),
+  hostFromEnv: z.string().optional(),
+  portFromEnv: z.string().optional(),
+  usernameFromEnv: z.string().optional(),
+  passwordFromEnv: z.string().optional(),
   // KEDA's scaler keys
   stream: z.string().min(1, 'set the stream name'),
   consumerGroup: z.string().optional(),
@@ -62,8 +68,23 @@ function redisUrl(m: z.infer<typeof metadata>): string {
   return /^rediss?:\/\//.test(addr) ? addr : `${scheme}://${addr}`;
 }
 
+function fromEnv(key: string, name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  const v = process.env[name];
+  if (v === undefined) throw new Error(`${type} trigger: metadata ${key}: environment variable ${name} is not set`);
+  return v;
+}
+
 export const create: SourceFactory = (md: Record<string, string>, opts: SourceOptions): Source => {
-  const m = parseMetadata(type, metadata, md);
+  const parsed = parseMetadata(type, metadata, md);
+  const m = {
+    ...parsed,
+    address: parsed.address ?? fromEnv('addressFromEnv', parsed.addressFromEnv),
+    host: parsed.host ?? fromEnv('hostFromEnv', parsed.hostFromEnv),
+    port: parsed.port ?? fromEnv('portFromEnv', parsed.portFromEnv),
+    username: parsed.username ?? fromEnv('usernameFromEnv', parsed.usernameFromEnv),
+    password: parsed.password ?? fromEnv('passwordFromEnv', parsed.passwordFromEnv),
+  };
   const group = m.consumerGroup ?? opts.component;
   const consumer = m.consumerName ?? `${os.hostname()}-${process.pid}`;
   const claimIdleMs = parseDuration(m.claimIdleTime);

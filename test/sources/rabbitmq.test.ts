@@ -129,6 +129,7 @@ test('rabbitmq: metadata validation', () => {
   assert.throws(() => create({ queue: 'x' }, o), /unknown metadata key "queue".*allowed: .*queueName/);
   assert.throws(() => create({ host: 'http://127.0.0.1:15672/' }, o), /host must be amqp/);
   assert.throws(() => create({ mode: 'MessageRate' }, o), /mode/);
+  assert.throws(() => create({ hostFromEnv: 'FW_TEST_UNSET_VAR' }, o), /hostFromEnv: environment variable FW_TEST_UNSET_VAR is not set/);
 });
 
 test('rabbitmq: start + publish + close (dlq retry) takes nothing off the broker', async (t) => {

@@ -115,3 +115,20 @@ test('redis-streams: the scaler lag() poll starts consumption; a new event calls
   if (!(await requireService(t, 'redis'))) return;
   await lagPollStartsPush(t, bc);
 });
+
+test('redis-streams: KEDA *FromEnv keys resolve from the environment', async (t) => {
+  const o = { component: 'c', dataDir: '.', prefetch: 1 };
+  assert.throws(() => create({ stream: 's', addressFromEnv: 'FW_TEST_UNSET_VAR' }, o), /addressFromEnv: environment variable FW_TEST_UNSET_VAR is not set/);
+  if (!(await requireService(t, 'redis'))) return;
+  process.env.FW_TEST_REDIS_ADDR = '127.0.0.1:6379';
+  t.after(() => delete process.env.FW_TEST_REDIS_ADDR);
+  const md = { ...bc.metadata(), addressFromEnv: 'FW_TEST_REDIS_ADDR' };
+  t.after(() => bc.cleanup(md));
+  const src = create(md, o);
+  await src.start({ notify() {}, log });
+  try {
+    assert.deepEqual(await src.lag(), { lag: 0, inFlight: 0 });
+  } finally {
+    await src.close();
+  }
+});
