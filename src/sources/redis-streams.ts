@@ -91,6 +91,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
   if (claimIdleMs < 500) throw new Error(`${type} trigger: metadata claimIdleTime: must be at least 500ms (got ${m.claimIdleTime})`);
   const mode = lagMode(md);
   const prefetch = Math.max(1, opts.prefetch);
+  const maxDelayed = 16 * prefetch;
   const clientOpts = {
     url: redisUrl(m),
     database: Number(m.databaseIndex),
@@ -159,6 +160,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
           // stays pending in this consumer's PEL: a crash during the delay leaves it to XAUTOCLAIM
           const t = setTimeout(() => {
             delayed.delete(id);
+            release();
             void reclaim(id);
           }, Math.max(0, delayMs));
           delayed.set(id, t);
@@ -211,7 +213,9 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
     while (!closed) {
       try {
         // refill in batches: read again once half the window is free, not one entry per ack
-        while (!closed && holding.size > Math.floor(prefetch / 2)) await new Promise<void>((r) => (wake = r));
+        // nacked entries wait in local timers (Redis has no delayed redelivery); cap them so that a
+        // failing handler cannot pull the whole stream into this process
+        while (!closed && (holding.size > Math.floor(prefetch / 2) || delayed.size >= maxDelayed)) await new Promise<void>((r) => (wake = r));
         if (closed) break;
         const room = prefetch - holding.size;
         if (history) {

@@ -132,3 +132,27 @@ test('redis-streams: KEDA *FromEnv keys resolve from the environment', async (t)
     await src.close();
   }
 });
+
+test('redis-streams: reading pauses while 16 x prefetch nacked entries wait for their delay', async (t) => {
+  if (!(await requireService(t, 'redis'))) return;
+  const md = bc.metadata();
+  t.after(() => bc.cleanup(md));
+  const src = create(md, { component: 'fwtest', dataDir: '.', prefetch: 1 });
+  await src.start({ notify() {}, log });
+  try {
+    await bc.publishRaw(md, Array.from({ length: 20 }, (_, i) => `n${i}`));
+    let taken = 0;
+    for (;;) {
+      const d = await take(src, 1000);
+      if (!d) break;
+      taken++;
+      await d.nack(60_000);
+    }
+    assert.equal(taken, 16);
+    const l = await src.lag();
+    assert.equal(l.inFlight, 16);
+    assert.equal(l.lag, 4 + 16, 'undelivered entries + the ones waiting in nack timers');
+  } finally {
+    await src.close();
+  }
+});
