@@ -265,7 +265,9 @@ export function createPool(opts: PoolOptions): Pool {
       // exactly the bytes once and move that copy. The caller keeps its own stdin intact.
       const stdin = p.job.stdin;
       if (stdin.byteOffset !== 0 || stdin.byteLength !== stdin.buffer.byteLength || !(stdin.buffer instanceof ArrayBuffer)) {
-        const copy = stdin.slice();
+        // Not stdin.slice(): on a Node Buffer that is a view of the same slab, and transferring it
+        // would detach memory the rest of the process still uses.
+        const copy = new Uint8Array(stdin);
         msg.job = { ...p.job, stdin: copy };
         transfer.push(copy.buffer);
       }

@@ -242,3 +242,24 @@ test('threads follow replicas up to maxThreads; idle extras stop, warm ones stay
     await p.close();
   }
 });
+
+test('a Buffer from the shared slab as stdin is copied, never detached', async () => {
+  const { createPool: mk } = await import('../../src/runtime/pool.js');
+  const { loadModule } = await import('../../src/wasm/compile.js');
+  const { module } = loadModule(new URL('../../guests/build/echo.wasm', import.meta.url).pathname);
+  const pool = mk({ module, abi: 'wasi-command', limits: { maxMemoryBytes: 16 << 20, timeoutMs: 5000, maxStdinBytes: 1 << 20, maxStdoutBytes: 1 << 20 } });
+  try {
+    pool.setReplicas(1);
+    const neighbour = Buffer.from('neighbour'); // small Buffers share one pooled ArrayBuffer
+    const stdin = Buffer.from('hello slab');
+    assert.ok(stdin.byteLength < stdin.buffer.byteLength, 'the test needs a Buffer that is a view of a larger slab');
+    const r = await pool.submit({ kind: 'command', stdin, env: {}, args: [] });
+    assert.equal(r.ok, true);
+    assert.equal(Buffer.from(r.stdout).toString(), 'hello slab');
+    assert.equal(stdin.buffer.byteLength > 0, true, 'the slab is still attached');
+    assert.equal(neighbour.toString(), 'neighbour');
+    assert.equal(stdin.toString(), 'hello slab');
+  } finally {
+    await pool.close();
+  }
+});
