@@ -124,7 +124,7 @@
       if (d && typeof d.at === 'number' && d.at !== s.decisionAt) {
         s.decisionAt = d.at;
         s.decisions.unshift({ at: d.at, from: num(d.from), to: num(d.to), reason: String(d.reason ?? '') });
-        if (s.decisions.length > 50) s.decisions.pop();
+        if (s.decisions.length > 500) s.decisions.pop();
       }
     }
     if (names.join('\0') !== order.join('\0')) {
