@@ -81,7 +81,8 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
     },
   });
 
-  await sink.start();
+  // The warm thread is up before the first event can arrive, so 0 -> 1 never waits for a thread.
+  await Promise.all([sink.start(), pool.ready()]);
   await source.start({
     notify() {
       scaler.notify();
