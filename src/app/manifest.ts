@@ -13,23 +13,18 @@ import { defaultLimits, type Limits, type Grants, type DirGrant } from '../wasm/
  * scaling/), so one manifest error names the exact field whichever layer finds it.
  */
 
-const size = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseSize(v);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
-
-const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+/** A number, or a string in human units parsed by `parse` (its message names what is accepted). */
+const unit = (parse: (v: string | number) => number) =>
+  z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+    try {
+      return parse(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+const size = unit(parseSize);
+const duration = unit(parseDuration);
 
 const limitsSchema = z
   .object({
