@@ -67,7 +67,7 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
   const scaler = createScaleLoop({
     spec: scaling,
     clock: { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) },
-    readMetrics: readMetricsFor(spec, scaling, async () => {
+    readMetrics: readMetricsFor(scaling, async () => {
       lastLag = await source.lag();
       return lastLag.lag;
     }),

@@ -1,6 +1,5 @@
 import pg from 'pg';
 import type { ScalingSpec, TriggerSpec } from '../scaling/index.js';
-import type { ComponentSpec } from './manifest.js';
 
 type Reader = () => Promise<number>;
 
@@ -10,7 +9,7 @@ type Reader = () => Promise<number>;
  * trigger runs its query like KEDA's postgresql scaler. A failed read is reported as an Error so
  * the scaler applies KEDA's error rules (never scale to zero on errors; fallback).
  */
-export function readMetricsFor(c: ComponentSpec, spec: ScalingSpec, ownLag: Reader): () => Promise<Record<string, number | Error>> {
+export function readMetricsFor(spec: ScalingSpec, ownLag: Reader): () => Promise<Record<string, number | Error>> {
   const readers = new Map<string, Reader>();
   spec.triggers.forEach((t, i) => {
     if (i === 0) readers.set(t.name, ownLag);
@@ -19,7 +18,6 @@ export function readMetricsFor(c: ComponentSpec, spec: ScalingSpec, ownLag: Read
       readers.set(t.name, () => Promise.reject(new Error(`trigger ${t.name}: type ${t.type} can be read only as the component's own trigger`)));
     }
   });
-  void c;
   return async () => {
     const entries = await Promise.all(
       [...readers].map(async ([name, read]) => {
