@@ -3,7 +3,7 @@ import { parseDuration } from '../core/units.js';
 import { sinks } from '../sinks/index.js';
 import { formatZodIssues } from '../core/validation.js';
 import type { ComponentSpec } from './manifest.js';
-import { resolveScaling, extraTriggerTypes } from './scaling.js';
+import { resolveScaling } from './scaling.js';
 
 /**
  * Validation owned by other layers: the trigger's metadata (sources/), the sink's config (sinks/)
@@ -45,12 +45,7 @@ export function checkComponent(c: ComponentSpec, where: string): string[] {
     problems.push(`${where}.abi: "exports" components cannot handle events (use wasi-command, or http-wasm with an http trigger); call exports with \`featherweight call\``);
   }
   try {
-    const spec = resolveScaling(c, `${where}.scaling`);
-    spec.triggers.slice(1).forEach((t, i) => {
-      if (!(extraTriggerTypes as readonly string[]).includes(t.type)) {
-        problems.push(`${where}.scaling.triggers[${i}].type: ${t.type} can only be the component's own trigger; extra scaling triggers may be ${extraTriggerTypes.join(', ')}`);
-      }
-    });
+    resolveScaling(c, `${where}.scaling`);
   } catch (err) {
     const e = err as Error & { problems?: string[] };
     problems.push(...(e.problems ?? [e.message]));
