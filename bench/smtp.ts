@@ -93,7 +93,7 @@ async function throughSource(n: number, connections: number) {
 
 export async function run(): Promise<void> {
   const n = Number(process.env.FW_BENCH_MAILS ?? 3000);
-  const connections = 8;
+  const connections = Number(process.env.FW_BENCH_CONNECTIONS ?? 8);
   await bare(200, connections); // warm-up
   await throughSource(200, connections);
   const base = await bare(n, connections);
