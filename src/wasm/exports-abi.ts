@@ -3,7 +3,7 @@
  * The module may import WASI (e.g. for abort messages); it then gets empty stdio and no grants.
  */
 import type { GuestErrorInfo } from '../core/errors.js';
-import { moduleMeta, type ValType } from './compile.js';
+import { moduleMeta, type ModuleMeta, type ValType } from './compile.js';
 import type { Limits } from './limits.js';
 import { classify, importObject, makeMemory, missingImport, releaseMemory, wasiNames } from './wasi-command.js';
 import { createWasi } from './wasi.js';
@@ -48,6 +48,21 @@ export function callExport(module: WebAssembly.Module, name: string, args: numbe
       return bad(`export ${sigText} takes a ${t} parameter, which cannot be passed as a number`);
     } else callArgs.push(a);
   }
+  return invoke(module, meta, name, callArgs, limits, sig ? null : args);
+}
+
+/**
+ * One call on a fresh instance. `bigRetry`: the arguments to pass again as BigInts when the call rejects
+ * numbers (an i64 export without a recorded signature, i.e. a module not from compileModule).
+ */
+function invoke(
+  module: WebAssembly.Module,
+  meta: ModuleMeta,
+  name: string,
+  callArgs: (number | bigint)[],
+  limits: Limits,
+  bigRetry: number[] | null,
+): ExportCall {
   const { memory, error } = makeMemory(meta, limits);
   if (error) return { ok: false, error };
   const wasi = createWasi({ args: ['guest'], env: {}, stdin: empty, maxStdoutBytes: limits.maxStdoutBytes, preopens: [] });
@@ -62,11 +77,10 @@ export function callExport(module: WebAssembly.Module, name: string, args: numbe
     const fn = instance.exports[name] as (...a: (number | bigint)[]) => unknown;
     const r = fn(...callArgs);
     const list = r === undefined ? [] : Array.isArray(r) ? r : [r];
-    return { ok: true, results: list.map((x) => (typeof x === 'bigint' ? Number(x) : Number(x))) };
+    return { ok: true, results: list.map((x) => Number(x)) };
   } catch (err) {
-    // Without a signature (module not from compileModule) an i64 export rejects numbers; retry once with BigInts.
-    if (!sig && err instanceof TypeError && /BigInt/.test(err.message)) {
-      return retryBig(module, name, args, limits);
+    if (bigRetry && err instanceof TypeError && /BigInt/.test(err.message)) {
+      return invoke(module, meta, name, bigRetry.map((a) => BigInt(Math.trunc(a))), limits, null);
     }
     const e = classify(err, mem, limits);
     if (e.kind === 'exit') e.message = `guest called proc_exit(${e.exitCode}) inside ${name}`;
@@ -74,21 +88,5 @@ export function callExport(module: WebAssembly.Module, name: string, args: numbe
   } finally {
     wasi.dispose();
     releaseMemory(meta, limits, memory);
-  }
-}
-
-function retryBig(module: WebAssembly.Module, name: string, args: number[], limits: Limits): ExportCall {
-  const meta = moduleMeta(module);
-  const { memory, error } = makeMemory(meta, limits);
-  if (error) return { ok: false, error };
-  const wasi = createWasi({ args: ['guest'], env: {}, stdin: empty, maxStdoutBytes: limits.maxStdoutBytes, preopens: [] });
-  try {
-    const instance = new WebAssembly.Instance(module, importObject(wasi, meta, memory));
-    if (instance.exports.memory instanceof WebAssembly.Memory) wasi.bind(instance.exports.memory);
-    const r = (instance.exports[name] as (...a: bigint[]) => unknown)(...args.map((a) => BigInt(Math.trunc(a))));
-    const list = r === undefined ? [] : Array.isArray(r) ? r : [r];
-    return { ok: true, results: list.map((x) => Number(x)) };
-  } catch (err) {
-    return { ok: false, error: classify(err, memory, limits) };
   }
 }
