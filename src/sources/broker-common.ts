@@ -109,6 +109,14 @@ export function once<A extends unknown[]>(fn: (...a: A) => Promise<void>): (...a
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** KEDA's *FromEnv keys: the value of the environment variable `name` (metadata key `key`), or undefined without one. */
+export function fromEnv(type: string, key: string, name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  const v = process.env[name];
+  if (v === undefined) throw new Error(`${type} trigger: metadata ${key}: environment variable ${name} is not set`);
+  return v;
+}
+
 /** Reads a header value as a positive integer, or undefined. */
 export function intHeader(v: unknown): number | undefined {
   const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : Buffer.isBuffer(v) ? Number(v.toString()) : NaN;

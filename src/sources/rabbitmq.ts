@@ -13,7 +13,7 @@ import { z } from 'zod';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
-import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, intHeader, numeric, once, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
+import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, fromEnv, intHeader, numeric, once, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
 
 export const type = 'rabbitmq';
 
@@ -59,11 +59,7 @@ function connectionUrl(host: string, vhost: string | undefined): string {
 export const create: SourceFactory = (md: Record<string, string>, opts: SourceOptions): Source => {
   const m = parseMetadata(type, metadata, md);
   const queue = m.queueName ?? opts.component;
-  let host = m.host;
-  if (host === undefined && m.hostFromEnv !== undefined) {
-    host = process.env[m.hostFromEnv];
-    if (host === undefined) throw new Error(`${type} trigger: metadata hostFromEnv: environment variable ${m.hostFromEnv} is not set`);
-  }
+  const host = m.host ?? fromEnv(type, 'hostFromEnv', m.hostFromEnv);
   const url = connectionUrl(host ?? 'amqp://guest:guest@127.0.0.1:5672/', m.vhostName);
   const dlx = m.deadLetterExchange ?? `${queue}.dlx`;
   const prefetch = Math.max(1, opts.prefetch);

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { createClient, RESP_TYPES } from 'redis';
 import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
 import { parseDuration } from '../core/index.js';
-import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, intHeader, numeric, once, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
+import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, fromEnv, intHeader, numeric, once, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
 
 export const type = 'redis-streams';
 
@@ -68,22 +68,15 @@ function redisUrl(m: z.infer<typeof metadata>): string {
   return /^rediss?:\/\//.test(addr) ? addr : `${scheme}://${addr}`;
 }
 
-function fromEnv(key: string, name: string | undefined): string | undefined {
-  if (name === undefined) return undefined;
-  const v = process.env[name];
-  if (v === undefined) throw new Error(`${type} trigger: metadata ${key}: environment variable ${name} is not set`);
-  return v;
-}
-
 export const create: SourceFactory = (md: Record<string, string>, opts: SourceOptions): Source => {
   const parsed = parseMetadata(type, metadata, md);
   const m = {
     ...parsed,
-    address: parsed.address ?? fromEnv('addressFromEnv', parsed.addressFromEnv),
-    host: parsed.host ?? fromEnv('hostFromEnv', parsed.hostFromEnv),
-    port: parsed.port ?? fromEnv('portFromEnv', parsed.portFromEnv),
-    username: parsed.username ?? fromEnv('usernameFromEnv', parsed.usernameFromEnv),
-    password: parsed.password ?? fromEnv('passwordFromEnv', parsed.passwordFromEnv),
+    address: parsed.address ?? fromEnv(type, 'addressFromEnv', parsed.addressFromEnv),
+    host: parsed.host ?? fromEnv(type, 'hostFromEnv', parsed.hostFromEnv),
+    port: parsed.port ?? fromEnv(type, 'portFromEnv', parsed.portFromEnv),
+    username: parsed.username ?? fromEnv(type, 'usernameFromEnv', parsed.usernameFromEnv),
+    password: parsed.password ?? fromEnv(type, 'passwordFromEnv', parsed.passwordFromEnv),
   };
   const group = m.consumerGroup ?? opts.component;
   const consumer = m.consumerName ?? `${os.hostname()}-${process.pid}`;
