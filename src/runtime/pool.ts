@@ -106,8 +106,6 @@ interface Thread {
   exited: Promise<void>;
 }
 
-// Same extension as this file: worker.ts under tsx (whose loader workers inherit through execArgv),
-// worker.js once compiled to dist/runtime/.
 // Same extension as this file: worker.ts from source, worker.js once compiled to dist/runtime/.
 // From source the worker must register tsx itself (on Node 20 the inherited `--import tsx` does not
 // make the worker's imports of .ts files work), so the entry is a small script that does that first.
@@ -159,6 +157,8 @@ export function createPool(opts: PoolOptions): Pool {
   /** A retiring thread may stop once another thread can take its place. */
   const replaced = (t: Thread) => [...threads].some((o) => o !== t && ready(o));
   const admitted = () => waitingThread.length + running;
+  /** Threads wanted now: max(warmThreads, replicas), capped by maxThreads. */
+  const targetThreads = () => Math.min(maxThreads, Math.max(warmThreads, replicas));
 
   function spawn(): void {
     counters.threadStarts++;
@@ -191,7 +191,7 @@ export function createPool(opts: PoolOptions): Pool {
   /** Keeps the thread count at max(warmThreads, replicas) capped by maxThreads; extras stop when idle a while. */
   function ensureThreads(): void {
     if (closed) return;
-    const target = Math.min(maxThreads, Math.max(warmThreads, replicas));
+    const target = targetThreads();
     const live = liveThreads();
     if (startFailures < MAX_START_FAILURES) for (let n = live.length; n < target; n++) spawn();
     let extra = live.length - target;
@@ -201,7 +201,7 @@ export function createPool(opts: PoolOptions): Pool {
         extra--;
         t.idleTimer = setTimeout(() => {
           t.idleTimer = undefined;
-          if (t.state === 'idle' && !t.stopping && liveThreads().length > Math.min(maxThreads, Math.max(warmThreads, replicas))) stopThread(t);
+          if (t.state === 'idle' && !t.stopping && liveThreads().length > targetThreads()) stopThread(t);
         }, idleThreadMs);
         t.idleTimer.unref();
       }
@@ -245,7 +245,7 @@ export function createPool(opts: PoolOptions): Pool {
 
   function allStarted(): boolean {
     const live = liveThreads();
-    return closed || (live.length >= Math.min(maxThreads, Math.max(warmThreads, replicas)) && live.every((t) => t.state !== 'starting'));
+    return closed || (live.length >= targetThreads() && live.every((t) => t.state !== 'starting'));
   }
 
   function dispatch(t: Thread, p: Pending, coldStart: boolean): void {
