@@ -39,12 +39,16 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
-/** "127.0.0.1:8080", ":8080", "8080" or "[::1]:8080" -> host and port. */
-export function parseListen(listen: string, defaultHost = '127.0.0.1'): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(listen.trim());
+/**
+ * "127.0.0.1:8080", ":8080", "8080" or "[::1]:8080" -> host and port (127.0.0.1 when none is given).
+ * `what` names the setting in the message, e.g. "--listen".
+ */
+export function parseListen(listen: string, what = 'listen address'): { host: string; port: number } {
+  // The host and its colon go together: "127.0.0.18080" is a typo, not host 127.0.0.1808 port 0.
+  const m = /^(?:(?:\[([^\]]+)\]|([^:]*)):)?(\d+)$/.exec(listen.trim());
   const port = m ? Number(m[3]) : NaN;
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`invalid listen address ${JSON.stringify(listen)}: use host:port, e.g. 127.0.0.1:8080`);
+    throw new Error(`invalid ${what} ${JSON.stringify(listen)}: use host:port, e.g. 127.0.0.1:8080`);
   }
-  return { host: m[1] ?? (m[2] || defaultHost), port };
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../../app/log.js';
 import { startHttpProxy, type HttpProxyGuest } from '../../server/http-proxy.js';
+import { parseListen } from '../../server/http-util.js';
 import { loadModule } from '../../wasm/compile.js';
 import { parseSize } from '../../core/units.js';
 import type { InstanceMode } from '../../wasm/http-wasm.js';
@@ -15,13 +16,6 @@ interface Opts {
   instances: string;
   maxMemory?: string;
   logLevel?: string;
-}
-
-function parseListen(v: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(v) ?? /^()()(\d+)$/.exec(v);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port < 65536)) throw new Error(`invalid --listen ${JSON.stringify(v)}: use host:port, e.g. 127.0.0.1:8081`);
-  return { host: m[1] || m[2] || '127.0.0.1', port };
 }
 
 /**
@@ -66,7 +60,7 @@ export function register(program: Command): void {
       const files = (opts.middleware ?? '').split(',').map((s) => s.trim()).filter(Boolean);
       if (files.length === 0 && !opts.upstream) throw new Error('http-proxy needs --middleware a.wasm[,b.wasm], --upstream URL, or both');
       if (opts.instances !== 'pooled' && opts.instances !== 'fresh') throw new Error(`invalid --instances ${opts.instances}: use pooled or fresh`);
-      const listen = parseListen(opts.listen);
+      const listen = parseListen(opts.listen, '--listen');
       const configs = parseConfigs(opts.config, files);
       const middleware: HttpProxyGuest[] = files.map((f) => ({ name: path.basename(f), module: loadModule(f).module, config: configs.get(f) }));
       const log = createLogger({ level: opts.logLevel });
