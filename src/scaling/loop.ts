@@ -17,6 +17,7 @@ import {
   inFallback,
   kedaDecide,
   triggerStatus,
+  type Activity,
   type KedaState,
   type MetricValues,
   type TriggerStatus,
@@ -95,34 +96,31 @@ export function createScaler(spec: ScalingSpec, createdAt: number) {
   let active = false;
   let composite: number | null | undefined;
 
-  function poll(now: number, values: MetricValues, current: number): Step {
-    cached = { ...values };
-    const act = evaluateActivity(spec, values, now);
+  /** KEDA's decision on one activity (a poll's or a push's), recorded in the scaler's state. */
+  function kedaStep(kind: 'poll' | 'push', now: number, act: Activity, current: number): Step {
     lastTriggers = act.triggers;
     active = act.active;
     composite = act.composite;
     const d = kedaDecide(spec, keda, { now, currentReplicas: current, active: act.active, error: act.error });
     keda.lastActiveTime = d.lastActiveTime;
     const replicas = d.replicas !== null && d.replicas !== current ? d.replicas : null;
-    return { replicas, tick: { kind: 'poll', at: now, triggers: act.triggers, active: act.active, desired: replicas ?? current, replicas: replicas ?? current, reason: `keda: ${d.reason}` } };
+    return { replicas, tick: { kind, at: now, triggers: act.triggers, active: act.active, desired: replicas ?? current, replicas: replicas ?? current, reason: `keda: ${d.reason}` } };
+  }
+
+  function poll(now: number, values: MetricValues, current: number): Step {
+    cached = { ...values };
+    return kedaStep('poll', now, evaluateActivity(spec, values, now), current);
   }
 
   /** External push: only `true` counts (KEDA ignores pushed `false`); activates at once from zero. */
   function push(now: number, values: MetricValues, current: number): Step | null {
-    const merged = { ...cached, ...values };
-    const act = evaluateActivity(spec, merged, now);
+    const act = evaluateActivity(spec, { ...cached, ...values }, now);
     if (!act.active || spec.paused) return null;
-    lastTriggers = act.triggers;
-    active = true;
-    composite = act.composite;
-    const d = kedaDecide(spec, keda, { now, currentReplicas: current, active: true, error: act.error });
-    keda.lastActiveTime = d.lastActiveTime;
-    const replicas = d.replicas !== null && d.replicas !== current ? d.replicas : null;
-    return { replicas, tick: { kind: 'push', at: now, triggers: act.triggers, active: true, desired: replicas ?? current, replicas: replicas ?? current, reason: `keda: ${d.reason}` } };
+    return kedaStep('push', now, act, current);
   }
 
   function sync(now: number, values: MetricValues, current: number, ready: number): Step {
-    if (spec.paused || (current === 0 && Math.max(spec.minReplicaCount, 1) !== 0)) {
+    if (spec.paused || current === 0) {
       // KEDA deletes the HPA while paused; at zero the HPA is idle (ScalingDisabled). Nothing is read.
       const reason = spec.paused ? 'hpa: ScaledObjectPaused' : 'hpa: ScalingDisabled';
       return { replicas: null, tick: { kind: 'sync', at: now, triggers: lastTriggers, active, desired: current, replicas: current, reason } };
