@@ -421,21 +421,23 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
   return source;
 }
 
+/** Parses a unit-valued metadata key (a duration, a size) or returns the fallback; the error names the key. */
+export function unitKey(m: Record<string, string | undefined>, key: string, parse: (v: string) => number, fallback: number): number {
+  const v = m[key];
+  if (v === undefined) return fallback;
+  try {
+    return parse(v);
+  } catch (err) {
+    throw new Error(`trigger metadata ${key}: ${(err as Error).message}`);
+  }
+}
+
 /** Reads the keys every embedded-queue-backed trigger shares, with errors naming the key. */
 export function queueOptions(m: Record<string, string | undefined>, opts: SourceOptions): EmbeddedQueueOptions {
-  const dur = (key: string, fallback: number) => {
-    const v = m[key];
-    if (v === undefined) return fallback;
-    try {
-      return parseDuration(v);
-    } catch (err) {
-      throw new Error(`trigger metadata ${key}: ${(err as Error).message}`);
-    }
-  };
   return {
     queue: m.queue ?? opts.component,
-    visibilityTimeoutMs: dur('visibilityTimeout', defaultVisibilityTimeoutMs),
-    pollIntervalMs: dur('pollInterval', defaultPollIntervalMs),
+    visibilityTimeoutMs: unitKey(m, 'visibilityTimeout', parseDuration, defaultVisibilityTimeoutMs),
+    pollIntervalMs: unitKey(m, 'pollInterval', parseDuration, defaultPollIntervalMs),
     prefetch: opts.prefetch,
   };
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { SourceFactory } from '../core/source.js';
 import { parseSize } from '../core/units.js';
 import { parseOrThrow } from '../core/validation.js';
-import { createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, type EmbeddedSource } from './embedded.js';
+import { createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, unitKey, type EmbeddedSource } from './embedded.js';
 
 /**
  * HTTP ingress: `POST /v1/components/:name/events` (served by src/server) calls acceptHttpEvent,
@@ -33,14 +33,7 @@ export class HttpIngressError extends Error {
 
 export const create: SourceFactory = (md, opts) => {
   const m = parseOrThrow(metadata, md, 'http trigger metadata', 'metadata') as Record<string, string | undefined>;
-  let maxBody = defaultMaxBody;
-  if (m.maxBody !== undefined) {
-    try {
-      maxBody = parseSize(m.maxBody);
-    } catch (err) {
-      throw new Error(`trigger metadata maxBody: ${(err as Error).message}`);
-    }
-  }
+  const maxBody = unitKey(m, 'maxBody', parseSize, defaultMaxBody);
   const q = createEmbeddedQueue(opts.dataDir, queueOptions(m, opts), 'http');
   return Object.assign(q, { maxBody }) as HttpSource;
 };

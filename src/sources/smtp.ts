@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { SourceFactory } from '../core/source.js';
 import { parseSize } from '../core/units.js';
 import { parseOrThrow } from '../core/validation.js';
-import { createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, type EmbeddedSource } from './embedded.js';
+import { createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, unitKey, type EmbeddedSource } from './embedded.js';
 
 /**
  * SMTP trigger: an smtp-server whose accepted mails become events on the component's embedded
@@ -99,14 +99,7 @@ export function mailToEventBody(mail: ParsedMail, session: SMTPServerSession): M
 export const create: SourceFactory = (md, opts) => {
   const m = parseOrThrow(metadata, md, 'smtp trigger metadata', 'metadata') as Record<string, string | undefined>;
   const listen = parseListen(m.listen ?? defaultListen);
-  let maxSize = defaultMaxSize;
-  if (m.maxSize !== undefined) {
-    try {
-      maxSize = parseSize(m.maxSize);
-    } catch (err) {
-      throw new Error(`trigger metadata maxSize: ${(err as Error).message}`);
-    }
-  }
+  const maxSize = unitKey(m, 'maxSize', parseSize, defaultMaxSize);
   const allowed = recipientMatcher(m.allowRecipients ?? '*');
   const users = m.authUsers !== undefined ? parseAuthUsers(m.authUsers) : null;
   if ((m.tlsKey === undefined) !== (m.tlsCert === undefined)) {
