@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DeadLetter } from '../sources/dead-letters.js';
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -51,4 +52,9 @@ export function parseListen(listen: string, what = 'listen address'): { host: st
     throw new Error(`invalid ${what} ${JSON.stringify(listen)}: use host:port, e.g. 127.0.0.1:8080`);
   }
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+/** A dead letter as JSON (API and `dlq list --json`): the body base64, since events carry bytes. */
+export function publicDeadLetter(d: DeadLetter) {
+  return { ...d, event: { ...d.event, body: Buffer.from(d.event.body).toString('base64'), bodyEncoding: 'base64' } };
 }

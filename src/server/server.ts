@@ -9,7 +9,7 @@ import { acceptHttpEvent, HttpIngressError } from '../sources/http.js';
 import type { RunningApp } from '../app/app.js';
 import { createHttpWasmGuest, type HttpWasmGuest } from '../wasm/http-wasm.js';
 import { createHttpWasmListener } from './http-proxy.js';
-import { HttpError, intParam, isLoopback, parseListen, readBody, sendJson } from './http-util.js';
+import { HttpError, intParam, isLoopback, parseListen, publicDeadLetter, readBody, sendJson } from './http-util.js';
 
 export interface ServerOptions {
   /** host:port; loopback unless told otherwise. */
@@ -193,9 +193,4 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-function publicDeadLetter(d: ReturnType<RunningApp['deadLetters']['list']>[number]) {
-  const { event, ...rest } = d as typeof d & { event: { body: Uint8Array } };
-  return { ...rest, event: { ...event, body: Buffer.from(event.body).toString('base64'), bodyEncoding: 'base64' } };
 }

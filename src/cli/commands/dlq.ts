@@ -4,13 +4,10 @@ import { openDeadLetters, type DeadLetter } from '../../sources/dead-letters.js'
 import { openQueue } from '../../sources/embedded.js';
 import { embeddedQueueTypes, sources } from '../../sources/index.js';
 import { loadManifest, type AppManifest } from '../../app/manifest.js';
+import { publicDeadLetter } from '../../server/http-util.js';
 import { defaultDataDir, formatAge, formatTable } from './queue.js';
 
 const quietCtx = { notify() {}, log: { info() {}, warn() {}, error() {} } };
-
-function publicEntry(d: DeadLetter) {
-  return { ...d, event: { ...d.event, body: Buffer.from(d.event.body).toString('base64'), bodyEncoding: 'base64' } };
-}
 
 /** The manifest when -f was given (must load) or ./featherweight.yaml exists (best effort). */
 function manifestFor(file: string | undefined): AppManifest | null {
@@ -80,7 +77,7 @@ export function register(program: Command): void {
         store.close();
       }
       if (o.json) {
-        console.log(JSON.stringify(entries.map(publicEntry), null, 2));
+        console.log(JSON.stringify(entries.map(publicDeadLetter), null, 2));
         return;
       }
       if (entries.length === 0) {
