@@ -319,8 +319,9 @@ function modifierIssues(raw: RawSpec): Issue[] {
  */
 export const scalingSpecSchema = rawSpecSchema
   .superRefine((raw, ctx) => {
-    for (const i of modifierIssues(raw)) ctx.addIssue({ code: 'custom', path: i.path, message: i.message });
-    if (modifierIssues(raw).length) return;
+    const modifiers = modifierIssues(raw);
+    for (const i of modifiers) ctx.addIssue({ code: 'custom', path: i.path, message: i.message });
+    if (modifiers.length) return;
     const spec = normalize(raw);
     for (const i of crossCheck(spec, raw.triggers ?? [], [], raw.minReplicaCount !== undefined)) ctx.addIssue({ code: 'custom', path: i.path as (string | number)[], message: i.message });
   })
