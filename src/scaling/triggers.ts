@@ -64,15 +64,6 @@ function slug(...parts: Array<string | undefined>): string {
     .replace(/^-|-$/g, '');
 }
 
-/** lagThreshold / activationLagThreshold, defaults 10 / 0: kafka, nats-jetstream and featherweight's own queues. */
-const lagRule =
-  (type: string, ...nameKeys: string[]): Rule =>
-  (md) => ({
-    target: positive(md, 'lagThreshold', 10),
-    activationTarget: num(md, 'activationLagThreshold', 0),
-    metricName: slug(type, ...nameKeys.map((k) => md[k])),
-  });
-
 const simpleRule =
   (type: string, targetKey: string, targetDefault: number | undefined, activationKey: string, ...nameKeys: string[]): Rule =>
   (md) => ({
@@ -80,6 +71,9 @@ const simpleRule =
     activationTarget: num(md, activationKey, 0),
     metricName: slug(type, ...nameKeys.map((k) => md[k])),
   });
+
+/** lagThreshold / activationLagThreshold, defaults 10 / 0: kafka, nats-jetstream and featherweight's own queues. */
+const lagRule = (type: string, ...nameKeys: string[]): Rule => simpleRule(type, 'lagThreshold', 10, 'activationLagThreshold', ...nameKeys);
 
 const rabbitModes = ['QueueLength', 'MessageRate', 'DeliverGetRate', 'PublishedToDeliveredRatio', 'ExpectedQueueConsumptionTime'];
 
