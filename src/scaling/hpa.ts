@@ -87,12 +87,17 @@ function changeInPeriod(events: Array<{ at: number; change: number }>, periodSec
   return sum;
 }
 
-/** The highest count the scaleUp policies allow now (periodStartReplicas = current - added + removed). */
+/** The count at the start of a policy's period: current minus what was added in it, plus what was removed. */
+function periodStartReplicas(current: number, state: HpaState, periodSeconds: number, now: number): number {
+  return current - changeInPeriod(state.scaleUpEvents, periodSeconds, now) + changeInPeriod(state.scaleDownEvents, periodSeconds, now);
+}
+
+/** The highest count the scaleUp policies allow now. */
 export function scaleUpLimit(current: number, state: HpaState, rules: ScalingRules, now: number): number {
   if (rules.selectPolicy === 'Disabled') return current;
   let result = rules.selectPolicy === 'Min' ? Infinity : -Infinity;
   for (const p of rules.policies) {
-    const start = current - changeInPeriod(state.scaleUpEvents, p.periodSeconds, now) + changeInPeriod(state.scaleDownEvents, p.periodSeconds, now);
+    const start = periodStartReplicas(current, state, p.periodSeconds, now);
     const proposed = p.type === 'Pods' ? start + p.value : Math.ceil(start * (1 + p.value / 100));
     result = rules.selectPolicy === 'Min' ? Math.min(result, proposed) : Math.max(result, proposed);
   }
@@ -104,7 +109,7 @@ export function scaleDownLimit(current: number, state: HpaState, rules: ScalingR
   if (rules.selectPolicy === 'Disabled') return current;
   let result = rules.selectPolicy === 'Min' ? -Infinity : Infinity;
   for (const p of rules.policies) {
-    const start = current - changeInPeriod(state.scaleUpEvents, p.periodSeconds, now) + changeInPeriod(state.scaleDownEvents, p.periodSeconds, now);
+    const start = periodStartReplicas(current, state, p.periodSeconds, now);
     const proposed = p.type === 'Pods' ? start - p.value : Math.floor(start * (1 - p.value / 100));
     result = rules.selectPolicy === 'Min' ? Math.max(result, proposed) : Math.min(result, proposed);
   }
