@@ -323,19 +323,13 @@ export function createWasi(opts: WasiOptions): Wasi {
 
   const raw: Record<string, (...a: any[]) => number> = {
     args_sizes_get(countPtr: number, sizePtr: number) {
-      const v = mem();
-      v.setUint32(countPtr >>> 0, argv.length, true);
-      v.setUint32(sizePtr >>> 0, argv.reduce((n, a) => n + a.length, 0), true);
-      return 0;
+      return putSizes(argv, countPtr >>> 0, sizePtr >>> 0);
     },
     args_get(ptrs: number, bufPtr: number) {
       return putStrings(argv, ptrs >>> 0, bufPtr >>> 0);
     },
     environ_sizes_get(countPtr: number, sizePtr: number) {
-      const v = mem();
-      v.setUint32(countPtr >>> 0, envv.length, true);
-      v.setUint32(sizePtr >>> 0, envv.reduce((n, a) => n + a.length, 0), true);
-      return 0;
+      return putSizes(envv, countPtr >>> 0, sizePtr >>> 0);
     },
     environ_get(ptrs: number, bufPtr: number) {
       return putStrings(envv, ptrs >>> 0, bufPtr >>> 0);
@@ -618,6 +612,13 @@ export function createWasi(opts: WasiOptions): Wasi {
     sock_send() { return E.NOSYS; },
     sock_shutdown() { return E.NOSYS; },
   };
+
+  function putSizes(items: Uint8Array[], countPtr: number, sizePtr: number): number {
+    const v = mem();
+    v.setUint32(countPtr, items.length, true);
+    v.setUint32(sizePtr, items.reduce((n, a) => n + a.length, 0), true);
+    return 0;
+  }
 
   function putStrings(items: Uint8Array[], ptrs: number, bufPtr: number): number {
     const v = mem();
