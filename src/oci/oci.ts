@@ -461,8 +461,11 @@ export interface ResolveOptions extends OciOptions {
   baseDir?: string;
 }
 
-/** Credentials for `module: oci://...` in a manifest come from the environment, never from the file. */
-function envAuth(): OciAuth | undefined {
+/**
+ * Credentials from the environment: for `module: oci://...` (never from the manifest file) and for
+ * `featherweight oci` without --username. A token wins over a username.
+ */
+export function envAuth(): OciAuth | undefined {
   const username = process.env.FEATHERWEIGHT_OCI_USERNAME;
   const password = process.env.FEATHERWEIGHT_OCI_PASSWORD;
   const token = process.env.FEATHERWEIGHT_OCI_TOKEN;

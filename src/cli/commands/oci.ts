@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { parseRef, pull, push, type OciAuth } from '../../oci/oci.js';
+import { envAuth, parseRef, pull, push, type OciAuth } from '../../oci/oci.js';
 
 interface AuthFlags { insecure?: boolean; username?: string; passwordStdin?: boolean }
 
@@ -19,11 +19,7 @@ async function authFrom(flags: AuthFlags): Promise<OciAuth | undefined> {
     if (password === undefined) throw new Error(`no password for ${flags.username}: pipe it into --password-stdin or set FEATHERWEIGHT_OCI_PASSWORD`);
     return { username: flags.username, password };
   }
-  if (process.env.FEATHERWEIGHT_OCI_TOKEN) return { token: process.env.FEATHERWEIGHT_OCI_TOKEN };
-  if (process.env.FEATHERWEIGHT_OCI_USERNAME) {
-    return { username: process.env.FEATHERWEIGHT_OCI_USERNAME, password: process.env.FEATHERWEIGHT_OCI_PASSWORD ?? '' };
-  }
-  return undefined;
+  return envAuth();
 }
 
 function authOptions(cmd: Command): Command {
