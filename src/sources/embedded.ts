@@ -81,6 +81,8 @@ interface Store {
   batch<T>(op: () => T): Promise<T>;
   /** Commits whatever batch() holds now (before closing). */
   flush(): void;
+  /** Wakes every waiter and watcher when another connection has committed since the last call. */
+  poll(): void;
   pollTimer: NodeJS.Timeout | null;
   pollMs: number;
 }
@@ -173,6 +175,9 @@ function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Store {
     ops.forEach((p, i) => (results[i]!.ok ? p.resolve(results[i]!.value) : p.reject(results[i]!.value)));
   };
 
+  // Another process (`featherweight queue send`, a second `up`) committed: data_version changes only
+  // for other connections' commits, so this costs one pragma read per interval and wakes nobody otherwise.
+  let lastVersion = dataVersion.get() as number;
   const store: Store = {
     file,
     db,
@@ -213,17 +218,14 @@ function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Store {
         }
       });
     },
+    poll() {
+      const v = dataVersion.get() as number;
+      if (v === lastVersion) return;
+      lastVersion = v;
+      for (const q of new Set([...this.waiters.keys(), ...this.watchers.keys()])) this.wake(q);
+    },
     pollTimer: null,
     pollMs,
-  };
-  // Another process (`featherweight queue send`, a second `up`) committed: data_version changes only
-  // for other connections' commits, so this costs one pragma read per interval and wakes nobody otherwise.
-  let lastVersion = dataVersion.get() as number;
-  (store as Store & { poll: () => void }).poll = () => {
-    const v = dataVersion.get() as number;
-    if (v === lastVersion) return;
-    lastVersion = v;
-    for (const q of new Set([...store.waiters.keys(), ...store.watchers.keys()])) store.wake(q);
   };
   restartPoll(store, pollMs);
   stores.set(file, store);
@@ -233,7 +235,7 @@ function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Store {
 function restartPoll(store: Store, pollMs: number): void {
   if (store.pollTimer) clearInterval(store.pollTimer);
   store.pollMs = pollMs;
-  store.pollTimer = setInterval((store as Store & { poll: () => void }).poll, pollMs);
+  store.pollTimer = setInterval(() => store.poll(), pollMs);
   store.pollTimer.unref();
 }
 
