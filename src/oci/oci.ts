@@ -390,7 +390,8 @@ function pickWasmLayer(manifest: Manifest, ref: OciRef): Descriptor {
   return layer;
 }
 
-async function fetchBlob(s: Session, desc: Descriptor, limit: number): Promise<Uint8Array> {
+/** The module layer's bytes, verified against the digest and checked to be wasm. */
+async function fetchModuleLayer(s: Session, desc: Descriptor, limit: number): Promise<Uint8Array> {
   if (desc.size > limit) throw new Error(`module layer of ${formatRef(s.ref)} is ${desc.size} bytes, over the limit of ${limit}`);
   const res = await s.request('GET', s.url(`blobs/${desc.digest}`));
   if (!res.ok) throw await failure(res, `getting blob ${desc.digest}`, s.ref);
@@ -399,6 +400,7 @@ async function fetchBlob(s: Session, desc: Descriptor, limit: number): Promise<U
   if (got !== desc.digest || bytes.length !== desc.size) {
     throw new Error(`blob ${desc.digest} of ${formatRef(s.ref)} failed digest verification: got ${got} (${bytes.length} bytes, manifest says ${desc.size}); the registry's copy is corrupted or tampered with, refusing to use it`);
   }
+  if (!isWasm(bytes)) throw new Error(`layer of ${formatRef(s.ref)} is not a WebAssembly module`);
   return bytes;
 }
 
@@ -408,8 +410,7 @@ export async function pull(refText: string, opts: OciOptions = {}): Promise<Pull
   const s = new Session(ref, opts, `repository:${ref.repository}:pull`);
   const { manifest, digest } = await fetchManifest(s);
   const layer = pickWasmLayer(manifest, ref);
-  const bytes = await fetchBlob(s, layer, opts.maxBytes ?? DEFAULT_MAX_MODULE_BYTES);
-  if (!isWasm(bytes)) throw new Error(`layer of ${formatRef(ref)} is not a WebAssembly module`);
+  const bytes = await fetchModuleLayer(s, layer, opts.maxBytes ?? DEFAULT_MAX_MODULE_BYTES);
   return { bytes, digest: layer.digest, manifestDigest: digest };
 }
 
@@ -505,8 +506,7 @@ export async function resolveModuleRef(moduleRef: string, opts: ResolveOptions):
   let bytes = readCached(opts.dataDir, layer.digest);
   const cached = bytes !== undefined;
   if (!bytes) {
-    bytes = await fetchBlob(s, layer, o.maxBytes ?? DEFAULT_MAX_MODULE_BYTES);
-    if (!isWasm(bytes)) throw new Error(`layer of ${formatRef(ref)} is not a WebAssembly module`);
+    bytes = await fetchModuleLayer(s, layer, o.maxBytes ?? DEFAULT_MAX_MODULE_BYTES);
     writeCached(opts.dataDir, layer.digest, bytes);
   }
   const mfile = path.join(opts.dataDir, 'oci', 'manifests', manifestDigest.slice(7));
