@@ -14,7 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { GuestError } from '../core/errors.js';
-import { moduleMeta, PAGE } from './compile.js';
+import { moduleMeta } from './compile.js';
 import { defaultLimits, type Limits } from './limits.js';
 import {
   BodyKind, Feature, HeaderKind, emptyResponse, headerMapFrom, isFieldValue, isOriginForm, isToken, supportedFeatures,
@@ -22,6 +22,7 @@ import {
 } from './http-wasm/model.js';
 import { readRequestModel, writeResponseModel, writeViolation } from './http-wasm/node-io.js';
 import { createWasi, ProcExit, type Wasi } from './wasi.js';
+import { importObject, makeMemory } from './wasi-command.js';
 
 export * from './http-wasm/model.js';
 export { readRequestModel, writeResponseModel, writeViolation } from './http-wasm/node-io.js';
@@ -364,22 +365,14 @@ export function createHttpWasmGuest(module: WebAssembly.Module, opts: HttpWasmOp
 
   const sharedImports: WebAssembly.Imports = { http_handler: host as unknown as WebAssembly.ModuleImports };
 
-  function newMemory(): WebAssembly.Memory | null {
-    if (!meta.memory) return null;
-    const capPages = Math.floor(limits.maxMemoryBytes / PAGE);
-    const maximum = Math.min(meta.memory.maximum ?? 65536, capPages);
-    if (meta.memory.initial > maximum) throw fail(`guest memory starts at ${meta.memory.initial * PAGE} bytes, over the limit of ${limits.maxMemoryBytes}`);
-    return new WebAssembly.Memory({ initial: meta.memory.initial, maximum });
-  }
-
   function fail(message: string): HttpWasmViolation {
     return new HttpWasmViolation(message, name);
   }
 
   function instantiate(): Instance {
-    const importObj: WebAssembly.Imports = { ...sharedImports };
-    const memory = newMemory();
-    if (memory) importObj[meta.memory!.module] = { ...(importObj[meta.memory!.module] ?? {}), [meta.memory!.name]: memory };
+    const { memory, error } = makeMemory(meta, limits);
+    if (error) throw fail(error.message);
+    const importObj: WebAssembly.Imports = { ...importObject(null, meta, memory), ...sharedImports };
     let wasi: Wasi | null = null;
     if (needsWasi) {
       wasi = createWasi({ args: [name], env: {}, stdin: new Uint8Array(0), maxStdoutBytes: limits.maxStdoutBytes, preopens: [] });
