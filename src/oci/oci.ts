@@ -420,6 +420,11 @@ function cachePath(dataDir: string, digest: string): string {
   return path.join(dataDir, 'oci', 'blobs', 'sha256', digest.slice('sha256:'.length));
 }
 
+/** Per manifest digest, the layer digest it names: lets a pinned ref resolve without the network. */
+function pinPath(dataDir: string, manifestDigest: string): string {
+  return path.join(dataDir, 'oci', 'manifests', manifestDigest.slice('sha256:'.length));
+}
+
 function readCached(dataDir: string, digest: string): Uint8Array | undefined {
   const file = cachePath(dataDir, digest);
   let bytes: Uint8Array;
@@ -492,7 +497,7 @@ export async function resolveModuleRef(moduleRef: string, opts: ResolveOptions):
     return { bytes, digest: sha256Digest(bytes), source: file, cached: false };
   }
   const ref = parseRef(moduleRef);
-  const pinnedFile = ref.digest ? path.join(opts.dataDir, 'oci', 'manifests', ref.digest.slice(7)) : undefined;
+  const pinnedFile = ref.digest ? pinPath(opts.dataDir, ref.digest) : undefined;
   if (pinnedFile && fs.existsSync(pinnedFile)) {
     const layerDigest = fs.readFileSync(pinnedFile, 'utf8').trim();
     const bytes = readCached(opts.dataDir, layerDigest);
@@ -509,7 +514,7 @@ export async function resolveModuleRef(moduleRef: string, opts: ResolveOptions):
     bytes = await fetchModuleLayer(s, layer, o.maxBytes ?? DEFAULT_MAX_MODULE_BYTES);
     writeCached(opts.dataDir, layer.digest, bytes);
   }
-  const mfile = path.join(opts.dataDir, 'oci', 'manifests', manifestDigest.slice(7));
+  const mfile = pinPath(opts.dataDir, manifestDigest);
   fs.mkdirSync(path.dirname(mfile), { recursive: true });
   fs.writeFileSync(mfile, `${layer.digest}\n`);
   return { bytes, digest: layer.digest, source: pinned, cached };
