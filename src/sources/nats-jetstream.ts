@@ -20,7 +20,7 @@ import {
 } from '@nats-io/jetstream';
 import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
 import { parseDuration } from '../core/index.js';
-import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, intHeader, numeric, once, parseMetadata, sleep } from './broker-common.js';
+import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, intHeader, numeric, parseMetadata, sleep } from './broker-common.js';
 
 export const type = 'nats-jetstream';
 
@@ -91,18 +91,18 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       enqueuedAt: intHeader(h?.get(ENQUEUED_HEADER)) ?? Number(msg.timestampNanos / 1_000_000n),
     };
     const entry = { msg } as Held;
-    const settle = (f: () => void) =>
-      once(async () => {
-        if (!holding.delete(entry)) return;
-        f();
-        release();
-      });
+    // at most once: the first settle (or close) takes the entry out of `holding`
+    const settle = async (f: () => void) => {
+      if (!holding.delete(entry)) return;
+      f();
+      release();
+    };
     entry.delivery = {
       event,
-      ack: settle(() => msg.ack()),
-      nack: (delayMs: number) => settle(() => msg.nak(Math.max(0, Math.round(delayMs))))(),
+      ack: () => settle(() => msg.ack()),
+      nack: (delayMs: number) => settle(() => msg.nak(Math.max(0, Math.round(delayMs)))),
       // servers before 2.11 do not parse "+TERM <reason>" and would redeliver the message
-      reject: (reason: string) => settle(() => (termWithReason ? msg.term(reason.slice(0, 200)) : msg.term()))(),
+      reject: (reason: string) => settle(() => (termWithReason ? msg.term(reason.slice(0, 200)) : msg.term())),
     };
     return entry;
   };

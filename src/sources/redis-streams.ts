@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { createClient, RESP_TYPES } from 'redis';
 import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
 import { parseDuration } from '../core/index.js';
-import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, fromEnv, intHeader, numeric, once, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
+import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, fromEnv, intHeader, numeric, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
 
 export const type = 'redis-streams';
 
@@ -133,8 +133,10 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
     const finish = async () => {
       await cmd.xAck(m.stream, group, id);
     };
-    const settle = <A extends unknown[]>(f: (...a: A) => Promise<void>) =>
-      once(async (...a: A) => {
+    // at most once: the first settle (or close) takes the entry out of `holding`
+    const settle =
+      <A extends unknown[]>(f: (...a: A) => Promise<void>) =>
+      async (...a: A) => {
         if (holding.get(id) !== held) return;
         holding.delete(id);
         try {
@@ -142,7 +144,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
         } finally {
           release();
         }
-      });
+      };
     const held: Held = {
       id,
       delivery: {
