@@ -5,7 +5,7 @@
  */
 import type { FwEvent } from '../core/event.js';
 import type { GuestErrorInfo } from '../core/errors.js';
-import { moduleMeta, PAGE, type ModuleMeta } from './compile.js';
+import { moduleMeta, PAGE, type MemoryMeta, type ModuleMeta } from './compile.js';
 import type { Grants, Limits } from './limits.js';
 import { formatBytes, type GuestRun } from './result.js';
 import { createWasi, OutputLimitExceeded, ProcExit, type Wasi } from './wasi.js';
@@ -81,6 +81,11 @@ function checkCommand(module: WebAssembly.Module): Checked {
 const memoryPool = new Map<string, WebAssembly.Memory[]>();
 const POOL_PER_KEY = 4;
 
+/** Pages the host lets the memory grow to: the declared maximum, capped by the limit. */
+function maximumPages(m: MemoryMeta, limits: Limits): number {
+  return Math.min(m.maximum ?? 65536, Math.floor(limits.maxMemoryBytes / PAGE));
+}
+
 /** A capped memory for a module compiled by compileModule, or an error if even its initial size is over the limit. */
 export function makeMemory(meta: ModuleMeta, limits: Limits): { memory: WebAssembly.Memory | null; error: GuestErrorInfo | null } {
   const m = meta.memory;
@@ -95,7 +100,7 @@ export function makeMemory(meta: ModuleMeta, limits: Limits): { memory: WebAssem
       },
     };
   }
-  const maximum = Math.min(m.maximum ?? 65536, capPages);
+  const maximum = maximumPages(m, limits);
   if (!m.shared) {
     const pooled = memoryPool.get(`${m.initial}/${maximum}`)?.pop();
     if (pooled) return { memory: pooled, error: null };
@@ -115,7 +120,7 @@ export function releaseMemory(meta: ModuleMeta, limits: Limits, memory: WebAssem
   if (!memory || !m || m.shared) return;
   const buf = memory.buffer;
   if (buf.byteLength !== m.initial * PAGE) return; // it grew: cannot shrink, let GC have it
-  const key = `${m.initial}/${Math.min(m.maximum ?? 65536, Math.floor(limits.maxMemoryBytes / PAGE))}`;
+  const key = `${m.initial}/${maximumPages(m, limits)}`;
   let list = memoryPool.get(key);
   if (!list) memoryPool.set(key, (list = []));
   if (list.length >= POOL_PER_KEY) return;
