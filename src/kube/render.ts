@@ -104,7 +104,7 @@ function listenPort(listen: string | undefined, def: number): number {
 }
 
 /** KEDA triggers for a component (native broker scaler, or featherweight's external-push). */
-function kedaTriggers(app: AppManifest, c: ComponentSpec, scalerAddress: string): { triggers: Obj[]; external: boolean } {
+function kedaTriggers(c: ComponentSpec, scalerAddress: string): { triggers: Obj[]; external: boolean } {
   const given = Array.isArray(c.scaling.triggers) ? (c.scaling.triggers as Obj[]) : [{ type: c.trigger.type, metadata: c.trigger.metadata }];
   let external = false;
   const triggers = given.map((t, i): Obj => {
@@ -133,7 +133,6 @@ function kedaTriggers(app: AppManifest, c: ComponentSpec, scalerAddress: string)
     if (Array.isArray(c.scaling.triggers)) return { type, metadata: md, ...extra };
     return fail(c.name, 'trigger.type', `${JSON.stringify(type)} has no KEDA scaler; add scaling.triggers with one KEDA knows`);
   });
-  void app;
   return { triggers, external };
 }
 
@@ -195,7 +194,7 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
     const raw = rawComponent(opts.rawDoc, c.name);
     const scalerService = `${name}-scaler`;
     const scalerAddress = `${scalerService}.${namespace}.svc.cluster.local:${SCALER_PORT}`;
-    const { triggers, external } = kedaTriggers(app, c, scalerAddress);
+    const { triggers, external } = kedaTriggers(c, scalerAddress);
     const isOci = c.module.startsWith('oci://');
     const meta = (n: string) => ({ name: n, namespace, labels });
 
