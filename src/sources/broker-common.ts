@@ -109,6 +109,22 @@ export function once<A extends unknown[]>(fn: (...a: A) => Promise<void>): (...a
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * A reading loop's capacity gate: `wait()` parks the one loop until `release()` (a settle freed room,
+ * or close); the loop then checks its condition again.
+ */
+export function gate(): { wait(): Promise<void>; release(): void } {
+  let wake: (() => void) | undefined;
+  return {
+    wait: () => new Promise<void>((r) => (wake = r)),
+    release() {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    },
+  };
+}
+
 /** KEDA's *FromEnv keys: the value of the environment variable `name` (metadata key `key`), or undefined without one. */
 export function fromEnv(type: string, key: string, name: string | undefined): string | undefined {
   if (name === undefined) return undefined;

@@ -20,7 +20,7 @@ import {
 } from '@nats-io/jetstream';
 import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
 import { parseDuration } from '../core/index.js';
-import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, intHeader, numeric, parseMetadata, sleep } from './broker-common.js';
+import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, gate, intHeader, numeric, parseMetadata, sleep } from './broker-common.js';
 
 export const type = 'nats-jetstream';
 
@@ -68,13 +68,8 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
   let consumer: Consumer | undefined;
   let pumping = false;
   // capacity gate: the pump takes a message from the client only while fewer than `prefetch` are held
-  let wake: (() => void) | undefined;
+  const { wait, release } = gate();
   const held = () => holding.size;
-  const release = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
 
   const toDelivery = (msg: JsMsg): Held => {
     const h = msg.headers;
@@ -113,7 +108,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
   const pump = async (c: Consumer) => {
     let backoff = 100;
     while (!closed) {
-      while (!closed && held() > Math.floor(prefetch / 2)) await new Promise<void>((r) => (wake = r));
+      while (!closed && held() > Math.floor(prefetch / 2)) await wait();
       if (closed) break;
       try {
         messages = await c.fetch({ max_messages: prefetch - held(), expires: 5000 });

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { createClient, RESP_TYPES } from 'redis';
 import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
 import { parseDuration } from '../core/index.js';
-import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, fromEnv, intHeader, numeric, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
+import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, fromEnv, gate, intHeader, numeric, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
 
 export const type = 'redis-streams';
 
@@ -107,12 +107,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
   let reading = false;
   let started = false;
   let heartbeat: NodeJS.Timeout | undefined;
-  let wake: (() => void) | undefined;
-  const release = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
+  const { wait, release } = gate();
 
   const toHeld = (e: Entry, attempt: number): Held => {
     const id = e.id.toString();
@@ -210,7 +205,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
         // refill in batches: read again once half the window is free, not one entry per ack
         // nacked entries wait in local timers (Redis has no delayed redelivery); cap them so that a
         // failing handler cannot pull the whole stream into this process
-        while (!closed && (holding.size > Math.floor(prefetch / 2) || delayed.size >= maxDelayed)) await new Promise<void>((r) => (wake = r));
+        while (!closed && (holding.size > Math.floor(prefetch / 2) || delayed.size >= maxDelayed)) await wait();
         if (closed) break;
         const room = prefetch - holding.size;
         if (history) {
