@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Source } from '../core/source.js';
 import type { Sink } from '../core/sink.js';
 import { createPool, type Pool } from '../runtime/pool.js';
-import { createScaleLoop, type ScaleLoop, type ScalerState } from '../scaling/index.js';
+import { createScaleLoop, type ScaleLoop, type ScalerState, type ScalingSpec } from '../scaling/index.js';
 import { sources } from '../sources/index.js';
 import { sinks } from '../sinks/index.js';
 import type { DeadLetters } from '../sources/dead-letters.js';
@@ -30,6 +30,8 @@ export interface RunningComponent {
   source: Source;
   sink: Sink;
   pool: Pool;
+  /** The resolved ScaledObject spec (triggers[0] is the component's own trigger). */
+  scaling: ScalingSpec;
   scaler: ScaleLoop;
   /** Latest lag report, refreshed on every scaler read. */
   state(): ComponentState;
@@ -110,6 +112,7 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
     source,
     sink,
     pool,
+    scaling,
     scaler,
     state() {
       const s = pool.stats();

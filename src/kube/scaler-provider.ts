@@ -1,6 +1,5 @@
 import type { RunningApp } from '../app/app.js';
 import { triggerTarget } from '../scaling/index.js';
-import { resolveScaling } from '../app/scaling.js';
 import type { ScalerProvider } from './external-scaler.js';
 
 /**
@@ -13,7 +12,7 @@ export function scalerProvider(app: RunningApp): ScalerProvider {
     component(name) {
       const c = app.components.get(name);
       if (!c) return undefined;
-      const own = resolveScaling(c.spec).triggers[0]!;
+      const own = c.scaling.triggers[0]!;
       const { target, activationTarget } = triggerTarget(own);
       const metricValue = async () => (await c.source.lag()).lag;
       return {
