@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { z } from 'zod';
 import type { RowsQuery, Sink, SinkRecord } from '../core/sink.js';
-import { checkIdentifier, defaultTableName, kindOf, quoteIdent, recordColumns, type ColumnKind } from './table.js';
+import { checkIdentifier, defaultTableName, kindOf, page, quoteIdent, recordColumns, type ColumnKind } from './table.js';
 
 /**
  * PostgreSQL sink (pg Pool). Same contract as the sqlite sink: one transaction per event,
@@ -124,8 +124,7 @@ export function create(cfg: PostgresSinkConfig, opts: { dataDir: string; compone
     async rows(q) {
       const p = need();
       await loadColumns(p);
-      const limit = Math.max(0, Math.min(10_000, Math.floor(q.limit)));
-      const offset = Math.max(0, Math.floor(q.offset));
+      const { limit, offset } = page(q);
       const params: unknown[] = [];
       let where = '';
       if (q.filter) {

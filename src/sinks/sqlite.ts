@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import type { RowsQuery, Sink, SinkRecord } from '../core/sink.js';
-import { checkIdentifier, defaultTableName, kindOf, quoteIdent, recordColumns } from './table.js';
+import { checkIdentifier, defaultTableName, kindOf, page, quoteIdent, recordColumns } from './table.js';
 
 /**
  * SQLite sink: one table per component in <dataDir>/rows.db (or `path`). The records of one event
@@ -118,8 +118,7 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
     async rows(q) {
       const d = need();
       loadColumns(d);
-      const limit = Math.max(0, Math.min(10_000, Math.floor(q.limit)));
-      const offset = Math.max(0, Math.floor(q.offset));
+      const { limit, offset } = page(q);
       let where = '';
       const params: unknown[] = [];
       if (q.filter) {

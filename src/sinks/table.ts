@@ -1,4 +1,5 @@
 /** Rules both SQL sinks share: which names may become tables and columns, and how values are stored. */
+import type { RowsQuery } from '../core/sink.js';
 
 /** Columns every sink table has besides the record's keys. */
 export const reservedColumns = ['event_id', 'record_index', 'created_at'] as const;
@@ -50,4 +51,9 @@ export function kindOf(v: unknown): ColumnKind {
   if (typeof v === 'boolean') return 'boolean';
   if (v !== null && typeof v === 'object') return 'json';
   return 'text';
+}
+
+/** The page rows() reads: at most 10 000 rows, whole non-negative numbers. */
+export function page(q: RowsQuery): { limit: number; offset: number } {
+  return { limit: Math.max(0, Math.min(10_000, Math.floor(q.limit))), offset: Math.max(0, Math.floor(q.offset)) };
 }
