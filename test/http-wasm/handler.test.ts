@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHttpWasmListener, startHttpProxy, type HttpProxyGuest } from '../../src/server/http-proxy.js';
 import { createHttpWasmGuest } from '../../src/wasm/http-wasm.js';
+import { watBytes as watTextBytes } from '../runtime/wat.js';
 import { captureLog, probe, request, startUpstream, wat } from './helpers.js';
 
 let probeModule: WebAssembly.Module;
@@ -165,9 +166,7 @@ describe('http-wasm spec violations end the request with a 500 and a log line', 
 
   it('refuses a module that imports something the host does not provide', async () => {
     const { compileModule } = await import('../../src/wasm/compile.js');
-    const wabt = await (await import('wabt')).default();
-    const m = wabt.parseWat('x.wat', '(module (import "env" "foo" (func)) (memory (export "memory") 1) (func (export "handle_request") (result i64) (i64.const 1)))');
-    const mod = compileModule(m.toBinary({}).buffer).module;
+    const mod = compileModule(await watTextBytes('(module (import "env" "foo" (func)) (memory (export "memory") 1) (func (export "handle_request") (result i64) (i64.const 1)))')).module;
     assert.throws(() => createHttpWasmGuest(mod, { name: 'x', log: captureLog() }), /imports env\.foo which the host does not provide/);
   });
 });

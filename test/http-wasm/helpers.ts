@@ -4,6 +4,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { repoRoot } from '../helpers/cli.js';
+import { watBytes as watTextBytes } from '../runtime/wat.js';
 import { compileModule } from '../../src/wasm/compile.js';
 import type { HttpWasmLogger } from '../../src/wasm/http-wasm.js';
 
@@ -12,14 +13,7 @@ const buildDir = path.join(repoRoot, 'guests/build/http');
 
 /** Compiles guests/http/<name>.wat with wabt (in process, fast enough for every test run). */
 export async function watBytes(name: string): Promise<Uint8Array> {
-  const wabt = await (await import('wabt')).default();
-  const src = fs.readFileSync(path.join(guestDir, `${name}.wat`), 'utf8');
-  const mod = wabt.parseWat(`${name}.wat`, src);
-  try {
-    return mod.toBinary({}).buffer;
-  } finally {
-    mod.destroy();
-  }
+  return watTextBytes(fs.readFileSync(path.join(guestDir, `${name}.wat`), 'utf8'));
 }
 
 export async function wat(name: string): Promise<WebAssembly.Module> {

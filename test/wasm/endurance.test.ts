@@ -1,15 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import wabtInit from 'wabt';
 import { compileModule, createWasi, runWasiCommand } from '../../src/wasm/index.js';
+import { watBytes } from '../runtime/wat.js';
 import { dec, enc, guest, limits, noInput } from './guests.js';
 
 test('tens of thousands of runs in a row keep RSS and address space bounded', async () => {
   const echo = guest('echo');
-  const wabt = await wabtInit();
   // grows by one page each run, so its memory can never be reused: a fresh 10 GiB reservation every time
-  const { module: grower } = compileModule(wabt.parseWat('g.wat', `(module (memory (export "memory") 1)
-    (func (export "_start") (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then unreachable))))`).toBinary({}).buffer);
+  const { module: grower } = compileModule(await watBytes(`(module (memory (export "memory") 1)
+    (func (export "_start") (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then unreachable))))`));
   const input = { stdin: enc('{"n":1}'), env: { EVENT_ID: 'x' }, args: [] };
   for (let i = 0; i < 2000; i++) runWasiCommand(echo, input, limits());
   const before = process.memoryUsage().rss;

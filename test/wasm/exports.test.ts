@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import wabtInit from 'wabt';
 import { callExport, compileModule, type ExportCall } from '../../src/wasm/index.js';
+import { watBytes } from '../runtime/wat.js';
 import { guest, limits } from './guests.js';
 
 function err(r: ExportCall, kind: string, message: RegExp): void {
@@ -34,15 +34,13 @@ test('unknown export and wrong argument count name the signature', () => {
 
 test('imports the host does not provide and the memory limit apply to exports too', async () => {
   err(callExport(guest('badimport'), '_start', [], limits()), 'invalid-module', /env\.nope/);
-  const wabt = await wabtInit();
-  const { module } = compileModule(wabt.parseWat('m.wat', `(module (memory (export "memory") 1)
-    (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))`).toBinary({}).buffer);
+  const { module } = compileModule(await watBytes(`(module (memory (export "memory") 1)
+    (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))`));
   assert.deepEqual(callExport(module, 'grow', [10], limits({ maxMemoryBytes: 1024 * 1024 })), { ok: true, results: [1] });
   assert.deepEqual(callExport(module, 'grow', [16], limits({ maxMemoryBytes: 1024 * 1024 })), { ok: true, results: [-1] });
 });
 
 test('an i64 export of a module compiled outside the cache still works', async () => {
-  const wabt = await wabtInit();
-  const bytes = wabt.parseWat('m.wat', `(module (func (export "sq") (param i64) (result i64) (i64.mul (local.get 0) (local.get 0))))`).toBinary({}).buffer;
-  assert.deepEqual(callExport(new WebAssembly.Module(new Uint8Array(bytes)), 'sq', [12], limits()), { ok: true, results: [144] });
+  const bytes = await watBytes(`(module (func (export "sq") (param i64) (result i64) (i64.mul (local.get 0) (local.get 0))))`);
+  assert.deepEqual(callExport(new WebAssembly.Module(bytes), 'sq', [12], limits()), { ok: true, results: [144] });
 });

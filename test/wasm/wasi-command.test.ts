@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import wabtInit from 'wabt';
 import { compileModule, eventEnv, runWasiCommand, type GuestRun } from '../../src/wasm/index.js';
+import { watBytes } from '../runtime/wat.js';
 import { dec, enc, guest, guestPath, limits, noInput } from './guests.js';
 
 function expectOk(r: GuestRun): asserts r is Extract<GuestRun, { ok: true }> {
@@ -86,10 +86,8 @@ test('a module whose initial memory is above the limit is refused before running
 });
 
 test('a declared maximum below the limit still applies', async () => {
-  const wabt = await wabtInit();
-  const m = wabt.parseWat('t.wat', `(module (memory (export "memory") 1 2)
-    (func (export "_start") (if (i32.ne (memory.grow (i32.const 5)) (i32.const -1)) (then unreachable))))`);
-  const { module } = compileModule(m.toBinary({}).buffer);
+  const { module } = compileModule(await watBytes(`(module (memory (export "memory") 1 2)
+    (func (export "_start") (if (i32.ne (memory.grow (i32.const 5)) (i32.const -1)) (then unreachable))))`));
   expectOk(runWasiCommand(module, noInput, limits()));
 });
 
@@ -117,16 +115,14 @@ test('a module without _start is invalid-module', () => {
 });
 
 test('a module without a memory export is invalid-module', async () => {
-  const wabt = await wabtInit();
-  const { module } = compileModule(wabt.parseWat('t.wat', '(module (func (export "_start")))').toBinary({}).buffer);
+  const { module } = compileModule(await watBytes('(module (func (export "_start")))'));
   expectError(runWasiCommand(module, noInput, limits()), 'invalid-module', /no memory/);
 });
 
 test('a module compiled outside the cache still reports going over the memory limit', async () => {
-  const wabt = await wabtInit();
-  const bytes = wabt.parseWat('t.wat', `(module (memory (export "memory") 1)
-    (func (export "_start") (drop (memory.grow (i32.const 200)))))`).toBinary({}).buffer;
-  const r = runWasiCommand(new WebAssembly.Module(new Uint8Array(bytes)), noInput, limits({ maxMemoryBytes: 4 * 1024 * 1024 }));
+  const bytes = await watBytes(`(module (memory (export "memory") 1)
+    (func (export "_start") (drop (memory.grow (i32.const 200)))))`);
+  const r = runWasiCommand(new WebAssembly.Module(bytes), noInput, limits({ maxMemoryBytes: 4 * 1024 * 1024 }));
   expectError(r, 'memory-limit', /memory limit of 4 MiB/);
 });
 
@@ -152,16 +148,15 @@ test('an endless guest occupies only its own thread, which the host can stop', a
 });
 
 test('a reused memory is wiped: no bytes of one event reach the next', async () => {
-  const wabt = await wabtInit();
   // prints the byte at 200 (as '0'+byte), then stores 7 there and leaves it
-  const { module } = compileModule(wabt.parseWat('t.wat', `(module
+  const { module } = compileModule(await watBytes(`(module
     (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
     (memory (export "memory") 1)
     (func (export "_start")
       (i32.store8 (i32.const 100) (i32.add (i32.const 48) (i32.load8_u (i32.const 200))))
       (i32.store (i32.const 0) (i32.const 100)) (i32.store (i32.const 4) (i32.const 1))
       (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
-      (i32.store8 (i32.const 200) (i32.const 7))))`).toBinary({}).buffer);
+      (i32.store8 (i32.const 200) (i32.const 7))))`));
   for (let i = 0; i < 10; i++) assert.equal(dec(runWasiCommand(module, noInput, limits()).stdout), '0');
 });
 
