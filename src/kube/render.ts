@@ -97,9 +97,10 @@ function rawComponent(rawDoc: unknown, name: string): Obj | undefined {
   return comps?.find((c) => (c as Obj)?.name === name) as Obj | undefined;
 }
 
+/** The port of a listen address; the smtp trigger also takes a bare port ("2526"). */
 function listenPort(listen: string | undefined, def: number): number {
   if (!listen) return def;
-  const m = /:(\d+)$/.exec(listen);
+  const m = /(?:^|:)(\d+)$/.exec(listen.trim());
   return m ? Number(m[1]) : def;
 }
 

@@ -92,6 +92,15 @@ test('container mode: ConfigMap with module and pod manifest, Services, Deployme
   }]);
 });
 
+test('an smtp listen written as a bare port keeps that port in the pod, its Service and its container', (t) => {
+  const { file } = setup(t, mailApp.replace('listen: 127.0.0.1:2526', 'listen: "2527"'));
+  const objs = render(file);
+  const pod = parseYaml(objs[0]!.data['featherweight.yaml']);
+  assert.equal(pod.components[0].trigger.metadata.listen, '0.0.0.0:2527');
+  assert.deepEqual(objs[1]!.spec.ports, [{ name: 'smtp', port: 2527, targetPort: 'smtp', protocol: 'TCP' }]);
+  assert.deepEqual(objs[3]!.spec.template.spec.containers[0].ports.map((p: any) => p.containerPort), [8080, 2527, 9090]);
+});
+
 test('native KEDA trigger for nats-jetstream keeps KEDA keys and drops featherweight connection keys', (t) => {
   const { file } = setup(t, `
 apiVersion: featherweight.dev/v1
