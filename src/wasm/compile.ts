@@ -266,17 +266,15 @@ function rewrite(bytes: Uint8Array): { bytes: Uint8Array; meta: ModuleMeta } {
     };
     const entry = [...encName(MEMORY_IMPORT.module), ...encName(MEMORY_IMPORT.name), 0x02, definedMemory.flags,
       ...leb(definedMemory.initial), ...(definedMemory.maximum !== null ? leb(definedMemory.maximum) : [])];
-    let newImport: Uint8Array;
+    // The old imports (none without an import section), then ours.
+    let rest = bytes.subarray(0, 0);
     if (importSec) {
       const cr = new Reader(bytes, importSec.contentStart);
       cr.u32();
-      const rest = bytes.subarray(cr.pos, importSec.end);
-      const content = [...leb(importCount + 1), ...rest, ...entry];
-      newImport = Uint8Array.from([2, ...leb(content.length), ...content]);
-    } else {
-      const content = [...leb(1), ...entry];
-      newImport = Uint8Array.from([2, ...leb(content.length), ...content]);
+      rest = bytes.subarray(cr.pos, importSec.end);
     }
+    const content = [...leb(importCount + 1), ...rest, ...entry];
+    const newImport = Uint8Array.from([2, ...leb(content.length), ...content]);
     // Import section goes where the old one was, or before the first section that must follow it.
     const insertBefore = importSec ?? sections.find((s) => s.id !== 0 && s.id !== 1) ?? null;
     for (const s of sections) {
