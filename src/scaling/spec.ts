@@ -268,11 +268,16 @@ function crossCheck(spec: ScalingSpec, rawTriggers: Array<{ metricType?: string 
   return issues;
 }
 
+/** advanced.scalingModifiers with at least one field set (an empty mapping counts as absent). */
+function givenModifiers(raw: RawSpec) {
+  const sm = raw.advanced?.scalingModifiers;
+  return sm && Object.values(sm).some((v) => v !== undefined) ? sm : undefined;
+}
+
 function normalize(raw: RawSpec): ScalingSpec {
   const adv = raw.advanced;
   const hpa = adv?.horizontalPodAutoscalerConfig;
-  const smRaw = adv?.scalingModifiers;
-  const hasModifiers = !!smRaw && Object.values(smRaw).some((v) => v !== undefined);
+  const smRaw = givenModifiers(raw);
   const spec: ScalingSpec = {
     pollingInterval: raw.pollingInterval ?? 30,
     cooldownPeriod: raw.cooldownPeriod ?? 300,
@@ -283,13 +288,13 @@ function normalize(raw: RawSpec): ScalingSpec {
     ...(raw.fallback ? { fallback: { failureThreshold: raw.fallback.failureThreshold, replicas: raw.fallback.replicas, behavior: raw.fallback.behavior ?? 'static' } } : {}),
     behavior: { scaleUp: rules(hpa?.behavior?.scaleUp, defaultScaleUp()), scaleDown: rules(hpa?.behavior?.scaleDown, defaultScaleDown()) },
     behaviorGiven: !!hpa?.behavior,
-    ...(hasModifiers
+    ...(smRaw
       ? {
           scalingModifiers: {
-            formula: smRaw!.formula ?? '',
-            target: smRaw!.target ?? 0,
-            activationTarget: smRaw!.activationTarget ?? 0,
-            metricType: (smRaw!.metricType ?? 'AverageValue') as MetricType,
+            formula: smRaw.formula ?? '',
+            target: smRaw.target ?? 0,
+            activationTarget: smRaw.activationTarget ?? 0,
+            metricType: (smRaw.metricType ?? 'AverageValue') as MetricType,
           },
         }
       : {}),
@@ -302,8 +307,8 @@ function normalize(raw: RawSpec): ScalingSpec {
 }
 
 function modifierIssues(raw: RawSpec): Issue[] {
-  const sm = raw.advanced?.scalingModifiers;
-  if (!sm || Object.values(sm).every((v) => v === undefined)) return [];
+  const sm = givenModifiers(raw);
+  if (!sm) return [];
   const p = ['advanced', 'scalingModifiers'];
   const issues: Issue[] = [];
   if (!sm.formula) issues.push({ path: [...p, 'formula'], message: 'required when scalingModifiers is given (an expr-lang formula over trigger names)' });
