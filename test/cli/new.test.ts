@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot, runCli, spawnCli } from '../helpers/cli.js';
+import { scaffold, type Language } from '../../src/cli/commands/new.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fw-new-'));
 /** The scaffold's own build resolves `asc` from its node_modules; here the repo's copy stands in for `npm install`. */
@@ -130,6 +131,9 @@ test('new refuses a bad name, an unknown language and a folder that is not empty
     const lang = await runCli(['new', 'ok', '--lang', 'rust', '--dir', path.join(parent, 'y')]);
     assert.equal(lang.code, 1);
     assert.match(lang.stderr, /--lang "rust" is not supported \(use assemblyscript or c\)/);
+    // Names inherited from Object.prototype are unknown too, not a crash further down.
+    assert.throws(() => scaffold({ name: 'ok', lang: 'constructor' as Language, dir: path.join(parent, 'p') }), /--lang "constructor" is not supported/);
+    assert.throws(() => scaffold({ name: 'ok', lang: 'c', trigger: 'toString' as 'http', dir: path.join(parent, 'p') }), /--trigger "toString" is not supported \(use http or embedded\)/);
     fs.mkdirSync(path.join(parent, 'full'));
     fs.writeFileSync(path.join(parent, 'full/keep.txt'), 'mine');
     const full = await runCli(['new', 'full', '--dir', path.join(parent, 'full')]);

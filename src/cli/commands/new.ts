@@ -43,10 +43,11 @@ export function scaffold(o: ScaffoldOptions): string[] {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(o.name) || o.name.length > 63) {
     throw new Error(`component name ${JSON.stringify(o.name)} must be a DNS-1123 label: lower-case letters, digits and "-", at most 63 characters (e.g. mail-lines)`);
   }
-  const lang = languages[o.lang];
-  if (!lang) throw new Error(`--lang ${JSON.stringify(o.lang)} is not supported (use ${Object.keys(languages).join(' or ')})`);
+  // Own keys only: "constructor" or "toString" must be refused like any other unknown name.
+  if (!Object.hasOwn(languages, o.lang)) throw new Error(`--lang ${JSON.stringify(o.lang)} is not supported (use ${Object.keys(languages).join(' or ')})`);
   const trigger = o.trigger ?? 'http';
-  if (!(trigger in triggers)) throw new Error(`--trigger ${JSON.stringify(trigger)} is not supported (use ${Object.keys(triggers).join(' or ')})`);
+  if (!Object.hasOwn(triggers, trigger)) throw new Error(`--trigger ${JSON.stringify(trigger)} is not supported (use ${Object.keys(triggers).join(' or ')})`);
+  const lang = languages[o.lang];
   const dir = path.resolve(o.dir);
   if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) throw new Error(`${o.dir} already exists and is not empty: pick another --dir or remove it`);
 
