@@ -11,14 +11,15 @@ import { resolveScaling } from './scaling.js';
  */
 export function checkComponent(c: ComponentSpec, where: string): string[] {
   const problems: string[] = [];
-  const source = sources[c.trigger.type];
+  // Own keys only: a type such as "constructor" is unknown, not Object.prototype's.
+  const source = Object.hasOwn(sources, c.trigger.type) ? sources[c.trigger.type] : undefined;
   if (!source) {
     problems.push(`${where}.trigger.type: unknown trigger ${JSON.stringify(c.trigger.type)} (allowed: ${Object.keys(sources).join(', ')})`);
   } else {
     const r = source.metadata.safeParse(c.trigger.metadata);
     if (!r.success) problems.push(...formatZodIssues(r.error, `${where}.trigger.metadata`, source.metadata));
   }
-  const sink = sinks[c.sink.type];
+  const sink = Object.hasOwn(sinks, c.sink.type) ? sinks[c.sink.type] : undefined;
   if (!sink) {
     problems.push(`${where}.sink.type: unknown sink ${JSON.stringify(c.sink.type)} (allowed: ${Object.keys(sinks).join(', ')})`);
   } else {
