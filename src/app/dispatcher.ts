@@ -55,7 +55,8 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
     const ev = d.event;
     let result;
     try {
-      result = await pool.submit({ kind: 'command', stdin: ev.body, env: { ...spec.grants.env, ...eventEnv(ev) }, args: [spec.name] });
+      // The pool already holds the component's grants (env included); only the event's own env goes here.
+      result = await pool.submit({ kind: 'command', stdin: ev.body, env: eventEnv(ev), args: [spec.name] });
     } catch (err) {
       return fail(d, { kind: 'host', message: (err as Error).message }, '', false);
     }

@@ -148,7 +148,7 @@ export function createPool(opts: PoolOptions): Pool {
   const counters = { completed: 0, coldStarts: 0, timeouts: 0, crashes: 0, threadStarts: 0 };
   let running = 0;
   let drained: (() => void) | undefined;
-  const readyWaiters: (() => void)[] = [];
+  const readyWaiters: Array<{ resolve(): void; reject(e: Error): void }> = [];
 
   const now = () => performance.now();
   // Threads that count towards the target: retiring ones are on their way out.
@@ -222,6 +222,7 @@ export function createPool(opts: PoolOptions): Pool {
     if (startFailures >= MAX_START_FAILURES && liveThreads().length === 0) {
       const err = new Error(`worker threads fail to start: ${startError?.message ?? 'unknown error'}`);
       for (const p of waitingThread.splice(0)) p.reject(err);
+      for (const w of readyWaiters.splice(0)) w.reject(err);
     }
   }
 
@@ -240,7 +241,7 @@ export function createPool(opts: PoolOptions): Pool {
     t.state = 'idle';
     t.worker.unref();
     pump();
-    if (readyWaiters.length > 0 && allStarted()) for (const w of readyWaiters.splice(0)) w();
+    if (readyWaiters.length > 0 && allStarted()) for (const w of readyWaiters.splice(0)) w.resolve();
   }
 
   function allStarted(): boolean {
@@ -348,7 +349,7 @@ export function createPool(opts: PoolOptions): Pool {
   async function close(): Promise<void> {
     if (!closed) {
       closed = true;
-      for (const w of readyWaiters.splice(0)) w();
+      for (const w of readyWaiters.splice(0)) w.resolve();
       const err = new Error('pool closed before the job started');
       for (const p of [...waitingSlot.splice(0), ...waitingThread.splice(0)]) p.reject(err);
       if (running > 0) await new Promise<void>((r) => (drained = r));
@@ -379,7 +380,7 @@ export function createPool(opts: PoolOptions): Pool {
       };
     },
     close,
-    ready: () => (allStarted() ? Promise.resolve() : new Promise<void>((r) => readyWaiters.push(r))),
+    ready: () => (allStarted() ? Promise.resolve() : new Promise<void>((resolve, reject) => readyWaiters.push({ resolve, reject }))),
     [poolWorkers]: () => [...threads].filter((t) => !t.stopping).map((t) => t.worker),
   };
 }

@@ -263,3 +263,20 @@ test('a Buffer from the shared slab as stdin is copied, never detached', async (
     await pool.close();
   }
 });
+
+test('ready() rejects, instead of hanging, when worker threads keep failing to start', { timeout: 60_000 }, async () => {
+  const p = pool({ maxThreads: 1, warmThreads: 1 });
+  const ready = p.ready();
+  let settled = false;
+  ready.then(() => (settled = true), () => (settled = true));
+  try {
+    // Kill each thread while it is still starting, until the pool gives up on starting more.
+    for (let i = 0; i < 50 && !settled; i++) {
+      await Promise.all(p[poolWorkers]!().map((w) => w.terminate()));
+      await sleep(2);
+    }
+    await assert.rejects(ready, /worker threads fail to start/);
+  } finally {
+    await p.close();
+  }
+});
