@@ -52,7 +52,7 @@ function natsDriver(url: string, subject: string): Driver {
       const t = await import('@nats-io/transport-node');
       const j = await import('@nats-io/jetstream');
       mkHeaders = t.headers;
-      nc = await t.connect({ servers: url.split(','), maxReconnectAttempts: -1 });
+      nc = await t.connect({ servers: url.split(',').map((s) => s.trim()), maxReconnectAttempts: -1 });
       js = j.jetstream(nc);
     },
     async send(msgs) {
