@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { ScalingSpec, TriggerSpec } from '../scaling/index.js';
+import { fromEnv } from '../sources/broker-common.js';
 
 type Reader = () => Promise<number>;
 
@@ -34,10 +35,15 @@ export function readMetricsFor(spec: ScalingSpec, ownLag: Reader): () => Promise
 
 function postgresReader(t: TriggerSpec): Reader {
   const md = t.metadata;
+  // KEDA's metadata names the environment variables (connectionFromEnv, passwordFromEnv), so the
+  // same trigger works in-process and rendered for KEDA; connection/password are the
+  // TriggerAuthentication parameters, accepted as literal values.
+  const connection = md.connection ?? fromEnv('postgresql', 'connectionFromEnv', md.connectionFromEnv);
+  const password = md.password ?? fromEnv('postgresql', 'passwordFromEnv', md.passwordFromEnv);
   const connectionString =
-    md.connection ??
-    (md.host ? `postgres://${encodeURIComponent(md.userName ?? 'postgres')}${md.password ? `:${encodeURIComponent(md.password)}` : ''}@${md.host}:${md.port ?? '5432'}/${md.dbName ?? 'postgres'}${md.sslmode ? `?sslmode=${md.sslmode}` : ''}` : undefined);
-  if (!connectionString) throw new Error(`trigger ${t.name}: postgresql needs connection, or host/port/userName/dbName`);
+    connection ??
+    (md.host ? `postgres://${encodeURIComponent(md.userName ?? 'postgres')}${password ? `:${encodeURIComponent(password)}` : ''}@${md.host}:${md.port ?? '5432'}/${md.dbName ?? 'postgres'}${md.sslmode ? `?sslmode=${md.sslmode}` : ''}` : undefined);
+  if (!connectionString) throw new Error(`trigger ${t.name}: postgresql needs connectionFromEnv (or connection), or host/port/userName/dbName`);
   const pool = new pg.Pool({ connectionString, max: 1, idleTimeoutMillis: 10_000 });
   pool.on('error', () => {});
   return async () => {

@@ -7,13 +7,14 @@ import { oneComponent, tempDir, waitUntil, withApp } from './helpers.js';
 test('an extra postgresql scaling trigger is read like KEDA reads it and drives replicas from zero', async (t) => {
   if (!(await requireService(t, 'postgres'))) return;
   const dir = tempDir();
+  process.env.FW_TEST_PG = 'postgres://postgres@127.0.0.1:5432/test'; // KEDA's key names the variable
   const m = oneComponent(dir, {
     scaling: {
       pollingInterval: 1,
       cooldownPeriod: 1,
       minReplicaCount: 0,
       maxReplicaCount: 4,
-      triggers: [{ type: 'postgresql', name: 'backlog', metadata: { connection: 'postgres://postgres@127.0.0.1:5432/test', query: 'SELECT 3', targetQueryValue: '1' } }],
+      triggers: [{ type: 'postgresql', name: 'backlog', metadata: { connectionFromEnv: 'FW_TEST_PG', query: 'SELECT 3', targetQueryValue: '1' } }],
     },
   });
   await withApp(m, async (app) => {
