@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeadLetter } from '../sources/dead-letters.js';
 
@@ -36,8 +37,9 @@ export function intParam(url: URL, name: string, def: number, min: number, max: 
   return n;
 }
 
+/** Only literal loopback addresses: a hostname such as "127.example.com" is not. */
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+  return host === 'localhost' || host === '::1' || (isIPv4(host) && host.startsWith('127.'));
 }
 
 /**
