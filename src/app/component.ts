@@ -68,6 +68,7 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
 
   const scaler = createScaleLoop({
     spec: scaling,
+    ...(spec.hpaSyncMs !== undefined ? { hpaSyncMs: spec.hpaSyncMs } : {}),
     clock: { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) },
     readMetrics: readMetricsFor(scaling, async () => {
       lastLag = await source.lag();

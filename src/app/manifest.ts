@@ -83,6 +83,8 @@ const componentSchema = z
     grants: grantsSchema.default({ env: [], dirs: [] }),
     trigger: triggerSchema.default({ type: 'embedded', metadata: {} }),
     scaling: z.record(z.string(), z.unknown()).default({}),
+    /** The HPA step's period (Kubernetes' --horizontal-pod-autoscaler-sync-period); 1s in-process by default. */
+    hpaSyncPeriod: duration.optional(),
     sink: z.object({ type: z.string().min(1) }).passthrough().default({ type: 'sqlite' }),
     delivery: deliverySchema.default({ maxAttempts: 5, backoff: 1000, maxBackoff: 60_000 }),
     /** http-wasm only: the bytes `get_config` returns to the guest. */
@@ -145,6 +147,8 @@ export interface ComponentSpec {
   trigger: { type: string; metadata: Record<string, string> };
   /** The KEDA ScaledObject spec fields as written (validated by scaling/). */
   scaling: Record<string, unknown>;
+  /** HPA sync period in ms, when the manifest sets one (else the scaling loop's in-process default). */
+  hpaSyncMs?: number;
   sink: { type: string } & Record<string, unknown>;
   delivery: { maxAttempts: number; backoffMs: number; maxBackoffMs: number };
   /** http-wasm: guest config for get_config. */
@@ -235,6 +239,7 @@ function normalizeComponent(c: RawComponent, i: number, opts: ParseOptions, prob
     grants: { env: grantEnv, dirs: c.grants.dirs.map((d) => ({ ...d, host: path.resolve(opts.baseDir, d.host) })) },
     trigger: { type: c.trigger.type, metadata: c.trigger.metadata },
     scaling: c.scaling,
+    ...(c.hpaSyncPeriod !== undefined ? { hpaSyncMs: c.hpaSyncPeriod } : {}),
     // A relative sqlite path is relative to the manifest, like every other path in it.
     sink: typeof c.sink.path === 'string' && !path.isAbsolute(c.sink.path) ? { ...c.sink, path: path.resolve(opts.baseDir, c.sink.path) } : c.sink,
     delivery: { maxAttempts: c.delivery.maxAttempts, backoffMs: c.delivery.backoff, maxBackoffMs: c.delivery.maxBackoff },
