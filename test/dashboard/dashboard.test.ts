@@ -89,6 +89,7 @@ test('dashboard: live charts, scaling from zero and back, rows with filter, API 
             scaleDown: { stabilizationWindowSeconds: 1, policies: [{ type: 'Percent', value: 100, periodSeconds: 1 }] },
           } } },
         },
+        hpaSyncPeriod: '250ms', // as the demo: a short burst is sampled often enough to show its replicas
         sink: { type: 'sqlite', table: 'mail_lines' },
       }],
     },
