@@ -78,7 +78,7 @@
   function seriesFor(name) {
     let s = series.get(name);
     if (!s) {
-      s = { t: [], lag: [], inFlight: [], desired: [], current: [], busy: [], rate: [], p50: [], p99: [], processed: [], last: null, decisions: [], decisionAt: null };
+      s = { t: [], lag: [], inFlight: [], desired: [], current: [], busy: [], rate: [], p50: [], p99: [], processed: [], last: null, decisions: [], decisionAt: null, decisionKey: null };
       series.set(name, s);
     }
     return s;
@@ -120,11 +120,19 @@
         for (const k of ['t', 'processed', 'lag', 'inFlight', 'desired', 'current', 'busy', 'rate', 'p50', 'p99']) s[k].shift();
       }
       s.last = c;
-      const d = c.scaler && c.scaler.lastDecision;
-      if (d && typeof d.at === 'number' && d.at !== s.decisionAt) {
-        s.decisionAt = d.at;
-        s.decisions.unshift({ at: d.at, from: num(d.from), to: num(d.to), reason: String(d.reason ?? '') });
-        if (s.decisions.length > 500) s.decisions.pop();
+      // recentDecisions (newest first) holds the changes between two samples too; fall back to lastDecision.
+      const recent = c.scaler && Array.isArray(c.scaler.recentDecisions) ? c.scaler.recentDecisions : c.scaler && c.scaler.lastDecision ? [c.scaler.lastDecision] : [];
+      const key = (d) => `${d.at}:${d.from}:${d.to}`;
+      const fresh = [];
+      for (const d of recent) {
+        if (!d || typeof d.at !== 'number' || key(d) === s.decisionKey || d.at < (s.decisionAt ?? 0)) break;
+        fresh.push(d);
+      }
+      if (fresh.length) {
+        s.decisionAt = fresh[0].at;
+        s.decisionKey = key(fresh[0]);
+        for (const d of fresh.reverse()) s.decisions.unshift({ at: d.at, from: num(d.from), to: num(d.to), reason: String(d.reason ?? '') });
+        if (s.decisions.length > 500) s.decisions.length = 500;
       }
     }
     if (names.join('\0') !== order.join('\0')) {

@@ -61,6 +61,8 @@ export interface ScalerState {
   /** The scalingModifiers composite value, when a formula is set. */
   composite?: number | null;
   lastDecision: Decision | null;
+  /** The latest decisions that changed the count, newest first (a sampler may miss quick ones). */
+  recentDecisions: Decision[];
 }
 
 /** One poll, sync or push, as `simulate` prints it. */
@@ -234,6 +236,7 @@ export function createScaleLoop(opts: ScaleLoopOptions): ScaleLoop {
   let chain: Promise<void> = Promise.resolve();
   let desired = target.currentReplicas();
   let lastDecision: Decision | null = null;
+  const recentDecisions: Decision[] = [];
   let pushInFlight = false;
 
   const ready = () => target.readyReplicas?.() ?? target.currentReplicas();
@@ -253,6 +256,8 @@ export function createScaleLoop(opts: ScaleLoopOptions): ScaleLoop {
       desired = step.replicas;
       target.setReplicas(step.replicas);
       lastDecision = { at: step.tick.at, from, to: step.replicas, reason: step.tick.reason };
+      recentDecisions.unshift(lastDecision);
+      if (recentDecisions.length > 50) recentDecisions.pop();
     } else {
       desired = step.tick.replicas;
     }
@@ -348,6 +353,7 @@ export function createScaleLoop(opts: ScaleLoopOptions): ScaleLoop {
         })),
         ...(spec.scalingModifiers ? { composite: scaler.composite ?? null } : {}),
         lastDecision,
+        recentDecisions: recentDecisions.slice(),
       };
     },
     async settled() {
