@@ -79,7 +79,7 @@ async function demoRun(app: RunningApp, server: RunningServer, spec: ComponentSp
   burst = result;
 
   // Done when every accepted mail is settled (committed or dead-lettered) and replicas are back at 0.
-  const cooldownMs = (Number((spec.scaling as { cooldownPeriod?: number }).cooldownPeriod ?? 300) + 30) * 1000;
+  const cooldownMs = (component.scaling.cooldownPeriod + 30) * 1000;
   const deadline = Date.now() + 120_000 + cooldownMs;
   let settledAt: number | undefined;
   for (;;) {
@@ -99,7 +99,7 @@ async function demoRun(app: RunningApp, server: RunningServer, spec: ComponentSp
     mails: `${result.sent} accepted${result.failed ? `, ${result.failed} refused` : ''} of ${count}`,
     rows: `${rowsInSink} in SQLite (expected ${result.expectedRows})`,
     'latency p50 / p99': `${fmtMs(final.latencyMs.p50)} / ${fmtMs(final.latencyMs.p99)} (mail accepted -> rows committed)`,
-    'peak replicas': `${final.counters.peakReplicas} of ${spec.scaling.maxReplicaCount ?? '?'}`,
+    'peak replicas': `${final.counters.peakReplicas} of ${component.scaling.maxReplicaCount}`,
     'cold starts': String(final.counters.coldStarts),
     'first mail -> first row': final.counters.firstRowAt ? fmtMs(Math.max(0, final.counters.firstRowAt - started)) : 'n/a',
     'burst sent in': `${fmtMs(result.elapsedMs)} (${result.sentPerSecond.toFixed(0)} mails/s)`,
