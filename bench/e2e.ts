@@ -1,0 +1,279 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { SMTPServer } from 'smtp-server';
+
+/**
+ * The whole path, measured from outside as a user runs it: `featherweight up` from dist/ in its own
+ * process, its rows read from the SQLite sink's file. Two figures, each beside a baseline from the
+ * same run (the ratio is what counts on a noisy machine):
+ *
+ * - events: N events pre-filled on the embedded queue, drained through a copy guest (echo.wasm) into
+ *   the SQLite sink. Baseline: the least a durable SQLite queue must do per event, raw better-sqlite3
+ *   INSERT + DELETE with one commit each, same pragmas as the embedded queue.
+ * - mails: M mails with one 20-line attachment over 8 SMTP connections (nodemailer on a worker
+ *   thread) into the mail demo's component (smtp trigger, mail-lines guest, SQLite sink), until all
+ *   rows are there. Baseline: the same client against a bare smtp-server that discards each mail.
+ *
+ * Env: FW_BENCH_EVENTS (20000), FW_BENCH_MAILS (2000), FW_BENCH_CONNECTIONS (8).
+ */
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const bin = path.join(root, 'bin', 'featherweight.js');
+const guests = path.join(root, 'guests', 'build');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitHealthy(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`featherweight up exited ${child.exitCode}: ${stderr()}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await sleep(50);
+  }
+  throw new Error(`featherweight up did not answer ${url}/healthz: ${stderr()}`);
+}
+
+async function up(dir: string, manifest: string, port: number) {
+  const file = path.join(dir, 'featherweight.yaml');
+  fs.writeFileSync(file, manifest);
+  let err = '';
+  const child = spawn(process.execPath, [bin, 'up', file, '--listen', `127.0.0.1:${port}`], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, FEATHERWEIGHT_LOG_LEVEL: 'warn' },
+  });
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  await waitHealthy(`http://127.0.0.1:${port}`, child, () => err);
+  return {
+    async stop() {
+      if (child.exitCode !== null) return;
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await done;
+    },
+  };
+}
+
+/** Polls the sink's row count until it reaches `want`; the clock starts at the first row seen. */
+async function drain(dbFile: string, table: string, want: number): Promise<{ seconds: number; counted: number }> {
+  let db: Database.Database | null = null;
+  let t0 = 0;
+  let first = 0;
+  const deadline = Date.now() + 600_000;
+  try {
+    while (Date.now() < deadline) {
+      if (!db && fs.existsSync(dbFile)) {
+        try {
+          db = new Database(dbFile, { readonly: true, fileMustExist: true });
+        } catch {
+          db = null;
+        }
+      }
+      let n = 0;
+      try {
+        n = db ? (db.prepare(`SELECT count(*) FROM "${table}"`).pluck().get() as number) : 0;
+      } catch {
+        n = 0; // the table is created with the first write
+      }
+      if (n > 0 && t0 === 0) {
+        t0 = performance.now();
+        first = n;
+      }
+      if (n >= want) return { seconds: (performance.now() - t0) / 1000, counted: want - first };
+      await sleep(10);
+    }
+    throw new Error(`${table}: rows did not reach ${want} within 600 s`);
+  } finally {
+    db?.close();
+  }
+}
+
+function rawQueue(n: number): number {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-bench-raw-'));
+  const db = new Database(path.join(dir, 'raw.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE q (id TEXT PRIMARY KEY, body BLOB NOT NULL)');
+  const ins = db.prepare('INSERT INTO q (id, body) VALUES (?, ?)');
+  const del = db.prepare('DELETE FROM q WHERE id = ?');
+  const body = Buffer.from('{"n":1}\n');
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    ins.run(`e${i}`, body);
+    del.run(`e${i}`);
+  }
+  const s = (performance.now() - t0) / 1000;
+  db.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return n / s;
+}
+
+async function events(n: number) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-bench-e2e-'));
+  try {
+    const { openQueue } = (await import(path.join(root, 'dist', 'sources', 'embedded.js'))) as typeof import('../src/sources/embedded.js');
+    const q = openQueue(dir);
+    for (let i = 0; i < n; i++) q.send('copy', { body: Buffer.from(`{"n":${i}}\n`) });
+    q.close();
+    const port = await freePort();
+    const app = await up(
+      dir,
+      `apiVersion: featherweight.dev/v1
+kind: App
+metadata: { name: bench-e2e }
+dataDir: ${JSON.stringify(dir)}
+components:
+  - name: copy
+    module: ${JSON.stringify(path.join(guests, 'echo.wasm'))}
+    trigger: { type: embedded, metadata: { queue: copy, lagThreshold: "1" } }
+    scaling: { minReplicaCount: 0, maxReplicaCount: 8, cooldownPeriod: 5 }
+    sink: { type: sqlite, table: copy_rows }
+`,
+      port,
+    );
+    try {
+      const r = await drain(path.join(dir, 'rows.db'), 'copy_rows', n);
+      return r.counted / r.seconds;
+    } finally {
+      await app.stop();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// CommonJS worker: nodemailer by absolute path, so no loader is needed in the thread.
+const clientSource = `
+const { parentPort, workerData } = require('node:worker_threads');
+const nodemailer = require(workerData.nodemailer);
+const { port, n, connections } = workerData;
+const tx = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: connections, maxMessages: Infinity });
+const attachment = Array.from({ length: 20 }, (_, i) => 'line ' + i + ': the quick brown fox jumps over the lazy dog').join('\\n');
+let next = 0, failed = 0;
+const t0 = performance.now();
+const one = async () => {
+  while (next < n) {
+    const i = next++;
+    try {
+      await tx.sendMail({ from: 'bench@featherweight.test', to: 'inbox@featherweight.test', subject: 'bench ' + i, text: 'mail ' + i, attachments: [{ filename: 'lines.txt', content: attachment }] });
+    } catch { failed++; }
+  }
+};
+Promise.all(Array.from({ length: connections * 4 }, one)).then(() => {
+  const s = (performance.now() - t0) / 1000;
+  tx.close();
+  parentPort.postMessage({ rate: n / s, failed });
+});
+`;
+
+function sendAll(port: number, n: number, connections: number): Promise<{ rate: number; failed: number }> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(clientSource, { eval: true, workerData: { port, n, connections, nodemailer: require.resolve('nodemailer') } });
+    w.once('message', (m: { rate: number; failed: number }) => {
+      void w.terminate();
+      resolve(m);
+    });
+    w.once('error', reject);
+  });
+}
+
+async function bareSmtp(n: number, connections: number) {
+  const srv = new SMTPServer({
+    logger: false,
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    onData(stream, _s, cb) {
+      stream.on('data', () => {});
+      stream.on('end', () => cb());
+    },
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.server.address() as { port: number }).port;
+  try {
+    return await sendAll(port, n, connections);
+  } finally {
+    await new Promise<void>((r) => srv.close(() => r()));
+  }
+}
+
+async function mails(n: number, connections: number) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-bench-e2e-mail-'));
+  try {
+    const [port, smtpPort] = [await freePort(), await freePort()];
+    const app = await up(
+      dir,
+      `apiVersion: featherweight.dev/v1
+kind: App
+metadata: { name: bench-mail }
+dataDir: ${JSON.stringify(dir)}
+components:
+  - name: mail-lines
+    module: ${JSON.stringify(path.join(guests, 'mail-lines.wasm'))}
+    limits: { maxMemory: 16MiB, timeout: 2s, maxStdin: 25MiB, maxStdout: 50MiB }
+    trigger:
+      type: smtp
+      metadata: { listen: "127.0.0.1:${smtpPort}", maxSize: 25MiB, lagThreshold: "1", activationLagThreshold: "0" }
+    scaling: { pollingInterval: 1, cooldownPeriod: 5, minReplicaCount: 0, maxReplicaCount: 8 }
+    sink: { type: sqlite, table: mail_lines }
+`,
+      port,
+    );
+    try {
+      const t0 = performance.now();
+      const [sent, rows] = await Promise.all([sendAll(smtpPort, n, connections), drain(path.join(dir, 'rows.db'), 'mail_lines', n * 20)]);
+      const seconds = (performance.now() - t0) / 1000;
+      if (sent.failed) throw new Error(`${sent.failed} of ${n} mails were refused`);
+      return { rate: n / seconds, smtpRate: sent.rate, rowsSeconds: rows.seconds };
+    } finally {
+      await app.stop();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function run(): Promise<void> {
+  if (!fs.existsSync(path.join(root, 'dist', 'cli', 'bin.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  const nEvents = Number(process.env.FW_BENCH_EVENTS ?? 20_000);
+  const nMails = Number(process.env.FW_BENCH_MAILS ?? 2_000);
+  const connections = Number(process.env.FW_BENCH_CONNECTIONS ?? 8);
+  const load = () => `load ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores`;
+  rawQueue(2_000); // warm-up
+  const raw = rawQueue(nEvents);
+  const ev = await events(nEvents);
+  console.log(`e2e: raw better-sqlite3 insert+delete, one commit each      ${raw.toFixed(0).padStart(7)} events/s  baseline (${load()})`);
+  console.log(
+    `e2e: embedded queue -> echo guest -> sqlite sink -> ack        ${ev.toFixed(0).padStart(7)} events/s  ${(ev / raw).toFixed(2)}x of baseline; goals >= 10,000/s and >= 0.5x (${load()})`,
+  );
+  const bare = await bareSmtp(nMails, connections);
+  const m = await mails(nMails, connections);
+  console.log(`e2e: bare smtp-server, discard (${connections} connections)              ${bare.rate.toFixed(0).padStart(7)} mails/s   baseline (${load()})`);
+  console.log(
+    `e2e: smtp -> embedded queue -> mail-lines -> rows (${connections} conns)     ${m.rate.toFixed(0).padStart(7)} mails/s   ${(m.rate / bare.rate).toFixed(2)}x of baseline; goals >= 1,000/s and >= 0.8x; SMTP intake alone ${m.smtpRate.toFixed(0)}/s (${load()})`,
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
