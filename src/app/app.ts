@@ -33,6 +33,24 @@ export interface StartOptions {
   historySize?: number;
 }
 
+/**
+ * The app narrowed to the named components and proxies (`up --only`), so each process of a
+ * multi-host app runs one part of it: N processes running the same broker-fed component share its
+ * consumer (competing consumers). Unknown names are an error that lists the known ones.
+ */
+export function selectComponents(manifest: AppManifest, only: readonly string[]): AppManifest {
+  const names = [...new Set(only.map((n) => n.trim()).filter(Boolean))];
+  const known = [...manifest.components.map((c) => c.name), ...manifest.proxies.map((p) => p.name)];
+  const unknown = names.filter((n) => !known.includes(n));
+  if (names.length === 0) throw new Error(`--only needs at least one component name (this app has: ${known.join(', ')})`);
+  if (unknown.length) throw new Error(`--only: no component or proxy named ${unknown.map((n) => JSON.stringify(n)).join(', ')} in app ${manifest.name} (it has: ${known.join(', ')})`);
+  return {
+    ...manifest,
+    components: manifest.components.filter((c) => names.includes(c.name)),
+    proxies: manifest.proxies.filter((p) => names.includes(p.name)),
+  };
+}
+
 export async function startApp(manifest: AppManifest, opts: StartOptions): Promise<RunningApp> {
   mkdirSync(manifest.dataDir, { recursive: true });
   const deadLetters = openDeadLetters(manifest.dataDir);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadManifest } from '../../app/manifest.js';
-import { startApp } from '../../app/app.js';
+import { selectComponents, startApp } from '../../app/app.js';
 import { createLogger } from '../../app/log.js';
 import { startServer } from '../../server/server.js';
 import { startExternalScaler } from '../../kube/external-scaler.js';
@@ -19,8 +19,10 @@ export function register(program: Command): void {
     .option('--listen <host:port>', 'HTTP API and dashboard address (default: manifest server.listen, 127.0.0.1:8080)')
     .option('--data-dir <dir>', 'state directory (default: manifest dataDir, ./.featherweight)')
     .option('--keda-scaler <host:port>', "serve KEDA's external scaler gRPC service here (default: manifest server.kedaScaler, off)")
-    .action(async (file: string, o: { listen?: string; dataDir?: string; kedaScaler?: string }) => {
-      const manifest = loadManifest(file);
+    .option('--only <names>', 'run only these components/proxies (comma-separated), e.g. one worker per process sharing a broker consumer')
+    .action(async (file: string, o: { listen?: string; dataDir?: string; kedaScaler?: string; only?: string }) => {
+      const loaded = loadManifest(file);
+      const manifest = o.only !== undefined ? selectComponents(loaded, o.only.split(',')) : loaded;
       if (o.dataDir) manifest.dataDir = o.dataDir;
       const log = createLogger();
       const app = await startApp(manifest, { log });
