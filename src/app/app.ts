@@ -61,7 +61,8 @@ export async function startApp(manifest: AppManifest, opts: StartOptions): Promi
   try {
     for (const spec of manifest.components) {
       if (spec.abi === 'http-wasm') {
-        httpHandlers.set(spec.name, { spec, module: (await resolveModule(spec.module, manifest.dataDir)).module });
+        // checks.ts refuses an http-wasm component without a module
+        httpHandlers.set(spec.name, { spec, module: (await resolveModule(spec.module!, manifest.dataDir)).module });
         continue;
       }
       components.set(

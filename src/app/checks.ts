@@ -36,6 +36,12 @@ export function checkComponent(c: ComponentSpec, where: string): string[] {
       problems.push(`${where}.trigger.metadata.visibilityTimeout: ${(err as Error).message}`);
     }
   }
+  if (c.module === undefined) {
+    if (c.abi !== 'wasi-command') problems.push(`${where}.module: an ${c.abi} component needs a module`);
+    else if (c.sink.type !== 'publish') {
+      problems.push(`${where}.module: missing; a component without a module forwards each event unchanged to its sink, so the sink must be \`type: publish\` (got ${c.sink.type}); give \`module:\` to run a handler`);
+    }
+  }
   if (c.abi === 'http-wasm') {
     // An http-wasm component answers HTTP requests itself: no queue, no sink, no scaling.
     if (c.trigger.type !== 'http') problems.push(`${where}.trigger.type: an http-wasm component answers HTTP requests, so its trigger must be http (got ${c.trigger.type})`);

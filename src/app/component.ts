@@ -51,9 +51,12 @@ export interface ComponentContext {
 /** Starts one component: module, pool, sink, source, dispatcher and its scale loop. */
 export async function startComponent(spec: ComponentSpec, ctx: ComponentContext): Promise<RunningComponent> {
   const log = ctx.log.child({ component: spec.name });
-  const { module } = await resolveModule(spec.module, ctx.dataDir);
   const scaling = resolveScaling(spec);
-  const pool = createPool({ module, abi: 'wasi-command', limits: spec.limits, grants: spec.grants });
+  // No module: a forwarder (decision 160). Its replicas are slots for concurrent publishes, no threads.
+  const pool =
+    spec.module === undefined
+      ? forwardSlots()
+      : createPool({ module: (await resolveModule(spec.module, ctx.dataDir)).module, abi: 'wasi-command', limits: spec.limits, grants: spec.grants });
   const source = sources[spec.trigger.type]!.create(spec.trigger.metadata, {
     component: spec.name,
     dataDir: ctx.dataDir,
@@ -61,6 +64,8 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
   });
   const sinkEntry = sinks[spec.sink.type]!;
   const sink = sinkEntry.create(sinkEntry.config.parse(spec.sink), { dataDir: ctx.dataDir, component: spec.name });
+  const forward = spec.module === undefined ? sink.forward?.bind(sink) : undefined;
+  if (spec.module === undefined && !forward) throw new Error(`component ${spec.name}: has no module, and its ${spec.sink.type} sink cannot forward events (use a publish sink)`);
   const counters = createCounters();
   const lagListeners = new Set<() => void>();
   let lastLag = { lag: 0, inFlight: 0 };
@@ -100,6 +105,7 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
     pool,
     deadLetters: ctx.deadLetters,
     log,
+    ...(forward ? { forward } : {}),
     onOutcome(o) {
       counters.record(o);
       ctx.onOutcome(spec.name, o);
@@ -124,7 +130,7 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
         sink: spec.sink.type,
         lag: lastLag.lag,
         inFlight: dispatcher?.inFlight() ?? 0,
-        replicas: { desired: scalerState.desired, current: s.replicas, busy: s.busy, threads: s.threads },
+        replicas: { desired: scalerState.desired, current: s.replicas, busy: forward ? (dispatcher?.inFlight() ?? 0) : s.busy, threads: s.threads },
         counters: { ...counters.counters },
         latencyMs: counters.latency.summary(),
         scaler: scalerState,
@@ -142,6 +148,30 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
       await source.close();
       await sink.close();
       log.info('component stopped');
+    },
+  };
+}
+
+/**
+ * The pool of a forwarder: replica slots bound the publishes in flight (the dispatcher admits one
+ * event per slot), with no Wasm and no threads, so the scaler and the dashboard see it like any pool.
+ */
+function forwardSlots(): Pool {
+  let replicas = 0;
+  let closed = false;
+  return {
+    setReplicas(n: number) {
+      if (!closed) replicas = Math.max(0, Math.floor(n));
+    },
+    get replicas() {
+      return replicas;
+    },
+    submit: (() => Promise.reject(new Error('a forwarding component runs no guest'))) as Pool['submit'],
+    stats: () => ({ replicas, busy: 0, running: 0, queued: 0, threads: 0, idleThreads: 0, completed: 0, coldStarts: 0, timeouts: 0, crashes: 0, threadStarts: 0 }),
+    ready: () => Promise.resolve(),
+    async close() {
+      closed = true;
+      replicas = 0;
     },
   };
 }

@@ -23,6 +23,8 @@ export interface DispatcherDeps {
   deadLetters: DeadLetters;
   log: Logger;
   onOutcome(outcome: Outcome): void;
+  /** A component without a module (decision 160): each event goes to this instead of a guest. */
+  forward?: (event: Delivery['event']) => Promise<void>;
 }
 
 export interface Dispatcher {
@@ -52,6 +54,7 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
   };
 
   const handle = async (d: Delivery): Promise<void> => {
+    if (deps.forward) return forwardOne(d, deps.forward);
     const ev = d.event;
     let result;
     try {
@@ -77,6 +80,23 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
       log.warn({ event: ev.id, err: (err as Error).message }, 'ack failed; the event may be redelivered');
     }
     onOutcome({ kind: 'ok', latencyMs: Date.now() - ev.enqueuedAt, runUs: result.durationUs, coldStart: result.coldStart, records: parsed.records.length });
+  };
+
+  // The event itself is the output: acked once the broker confirmed it, nacked like a sink failure.
+  const forwardOne = async (d: Delivery, forward: (event: Delivery['event']) => Promise<void>): Promise<void> => {
+    const started = performance.now();
+    try {
+      await forward(d.event);
+    } catch (err) {
+      return fail(d, { kind: 'sink', message: `sink ${sink.type}: ${(err as Error).message}` }, '', false);
+    }
+    try {
+      await d.ack();
+    } catch (err) {
+      // Forwarded with its id as the dedupe key, so a redelivery after a lost ack is dropped by the broker.
+      log.warn({ event: d.event.id, err: (err as Error).message }, 'ack failed; the event may be forwarded again');
+    }
+    onOutcome({ kind: 'ok', latencyMs: Date.now() - d.event.enqueuedAt, runUs: Math.round((performance.now() - started) * 1000), coldStart: false, records: 1 });
   };
 
   const fail = async (d: Delivery, failure: FailureInfo, stderrTail: string, coldStart: boolean): Promise<void> => {

@@ -77,7 +77,8 @@ export const abis = ['wasi-command', 'exports', 'http-wasm'] as const;
 const componentSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS-1123 label: lower-case letters, digits and "-"').max(63),
-    module: z.string().min(1),
+    /** Left out: the component runs no guest and forwards each event to its publish sink (decision 160). */
+    module: z.string().min(1).optional(),
     abi: z.enum(abis).default('wasi-command'),
     limits: limitsSchema.default({}),
     grants: grantsSchema.default({ env: [], dirs: [] }),
@@ -139,8 +140,8 @@ type RawComponent = RawManifest['components'][number];
 
 export interface ComponentSpec {
   name: string;
-  /** Absolute path, or an oci:// reference. */
-  module: string;
+  /** Absolute path, or an oci:// reference; absent for a forwarder (no guest, publish sink; decision 160). */
+  module?: string;
   abi: (typeof abis)[number];
   limits: Limits;
   grants: Grants;
@@ -228,7 +229,7 @@ function normalizeComponent(c: RawComponent, i: number, opts: ParseOptions, prob
   } else Object.assign(grantEnv, c.grants.env);
   return {
     name: c.name,
-    module: c.module.startsWith('oci://') ? c.module : path.resolve(opts.baseDir, c.module),
+    ...(c.module !== undefined ? { module: c.module.startsWith('oci://') ? c.module : path.resolve(opts.baseDir, c.module) } : {}),
     abi: c.abi,
     limits: {
       maxMemoryBytes: c.limits.maxMemory ?? defaultLimits.maxMemoryBytes,

@@ -1,3 +1,5 @@
+import type { FwEvent } from './event.js';
+
 /** One output record: a flat object whose keys become columns. */
 export type SinkRecord = Record<string, unknown>;
 
@@ -16,6 +18,12 @@ export interface Sink {
    * a redelivered event never duplicates a row. Resolves once committed.
    */
   write(eventId: string, records: SinkRecord[]): Promise<void>;
+  /**
+   * Only sinks that publish to a broker: puts the event itself on the broker, body byte for byte,
+   * with its headers and its id as the dedupe key, for a component without a module (a forwarder,
+   * decision 160). Resolves once the broker has confirmed it.
+   */
+  forward?(event: FwEvent): Promise<void>;
   /** Optional read-back for the API and dashboard. */
   rows?(q: RowsQuery): Promise<{ total: number; rows: SinkRecord[] }>;
   close(): Promise<void>;

@@ -138,11 +138,12 @@ function kedaTriggers(c: ComponentSpec, scalerAddress: string): { triggers: Obj[
 }
 
 /** The manifest the pod runs: this one component, paths inside the container, listeners on all interfaces. */
-function podManifest(app: AppManifest, c: ComponentSpec, raw: Obj | undefined, moduleRef: string, external: boolean): string {
+function podManifest(app: AppManifest, c: ComponentSpec, raw: Obj | undefined, moduleRef: string | undefined, external: boolean): string {
   const comp: Obj = raw ? structuredClone(raw) : {
     name: c.name, abi: c.abi, trigger: c.trigger, scaling: c.scaling, sink: c.sink,
   };
-  comp.module = moduleRef;
+  if (moduleRef === undefined) delete comp.module; // a forwarder runs no guest
+  else comp.module = moduleRef;
   if (!raw) {
     // Without the raw document we only know resolved env values: pass names, values come from the Secret.
     comp.grants = { env: Object.keys(c.grants.env), dirs: [] };
@@ -196,19 +197,20 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
     const scalerService = `${name}-scaler`;
     const scalerAddress = `${scalerService}.${namespace}.svc.cluster.local:${SCALER_PORT}`;
     const { triggers, external } = kedaTriggers(c, scalerAddress);
-    const isOci = c.module.startsWith('oci://');
+    const isOci = c.module?.startsWith('oci://') ?? false;
     const meta = (n: string) => ({ name: n, namespace, labels });
 
     let podSpec: Obj;
     if (mode === 'runwasi') {
       if (c.abi !== 'wasi-command') fail(c.name, 'abi', `runwasi runs WASI commands only, this component is ${c.abi}; use --mode container`);
+      if (!c.module) fail(c.name, 'module', 'a component without a module forwards events inside the featherweight host; render it with --mode container');
       if (!isOci) fail(c.name, 'module', 'runwasi mode needs module: oci://<ref> (the wasmtime shim pulls the module as the container image); push it with `featherweight oci push`');
       runtimeClass = true;
       podSpec = {
         runtimeClassName: RUNWASI_RUNTIME_CLASS,
         containers: [{
           name: c.name,
-          image: c.module.slice('oci://'.length),
+          image: c.module!.slice('oci://'.length),
           resources: {
             requests: { cpu: '50m', memory: `${Math.ceil(c.limits.maxMemoryBytes / 1048576) + 16}Mi` },
             limits: { memory: `${Math.ceil(c.limits.maxMemoryBytes / 1048576) + 32}Mi` },
@@ -218,7 +220,7 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
     } else {
       const files: Obj = { data: {} as Record<string, string> };
       let moduleRef = c.module;
-      if (!isOci) {
+      if (c.module !== undefined && !isOci) {
         const bytes = fs.readFileSync(c.module);
         if (bytes.length > MAX_CONFIGMAP_MODULE) {
           fail(c.name, 'module', `${path.basename(c.module)} is ${bytes.length} bytes, too big for a ConfigMap (1 MiB): push it with \`featherweight oci push\` and use module: oci://<ref>`);

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import type { Sink, SinkRecord } from '../core/sink.js';
+import type { FwEvent } from '../core/event.js';
 
 export const config = z
   .strictObject({
@@ -186,6 +187,15 @@ export function create(c: PublishSinkConfig, _opts?: { dataDir: string; componen
         msgId: `${eventId}:${i}`,
       }));
       await driver.send(msgs);
+    },
+    // A forwarder (decision 160): the event as it came, its id as the dedupe key (Nats-Msg-Id), so a
+    // consumer that reads fw-event-id keys its rows by the id the ingress answered 250 with.
+    async forward(e: FwEvent) {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(e.headers)) headers[k] = v.replace(/[\r\n]+/g, ' ');
+      headers['fw-event-id'] = e.id;
+      headers['fw-enqueued-at'] = String(e.enqueuedAt);
+      await driver.send([{ body: Buffer.from(e.body), headers, msgId: e.id }]);
     },
     close: () => driver.close(),
   };
