@@ -62,7 +62,7 @@ export async function startApp(manifest: AppManifest, opts: StartOptions): Promi
     for (const spec of manifest.components) {
       if (spec.abi === 'http-wasm') {
         // checks.ts refuses an http-wasm component without a module
-        httpHandlers.set(spec.name, { spec, module: (await resolveModule(spec.module!, manifest.dataDir)).module });
+        httpHandlers.set(spec.name, { spec, module: (await resolveModule(spec.module!, manifest.dataDir, spec.limits)).module });
         continue;
       }
       components.set(

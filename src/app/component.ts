@@ -56,7 +56,7 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
   const pool =
     spec.module === undefined
       ? forwardSlots()
-      : createPool({ module: (await resolveModule(spec.module, ctx.dataDir)).module, abi: 'wasi-command', limits: spec.limits, grants: spec.grants });
+      : createPool({ module: (await resolveModule(spec.module, ctx.dataDir, spec.limits)).module, abi: 'wasi-command', limits: spec.limits, grants: spec.grants });
   const source = sources[spec.trigger.type]!.create(spec.trigger.metadata, {
     component: spec.name,
     dataDir: ctx.dataDir,

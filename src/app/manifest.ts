@@ -32,6 +32,8 @@ const limitsSchema = z
     timeout: duration.optional(),
     maxStdin: size.optional(),
     maxStdout: size.optional(),
+    /** Table elements per instance, all tables together (decision 120). */
+    maxTableElements: z.number().int().min(0).optional(),
   })
   .strict();
 
@@ -236,6 +238,7 @@ function normalizeComponent(c: RawComponent, i: number, opts: ParseOptions, prob
       timeoutMs: c.limits.timeout ?? defaultLimits.timeoutMs,
       maxStdinBytes: c.limits.maxStdin ?? defaultLimits.maxStdinBytes,
       maxStdoutBytes: c.limits.maxStdout ?? defaultLimits.maxStdoutBytes,
+      maxTableElements: c.limits.maxTableElements ?? defaultLimits.maxTableElements,
     },
     grants: { env: grantEnv, dirs: c.grants.dirs.map((d) => ({ ...d, host: path.resolve(opts.baseDir, d.host) })) },
     trigger: { type: c.trigger.type, metadata: c.trigger.metadata },
