@@ -2,6 +2,7 @@
 // Builds every guest from source into guests/build/<name>.wasm:
 //   guests/wat/<name>.wat  with wabt (wat2wasm)
 //   guests/as/<name>.ts    with AssemblyScript (guests/as/wasi.ts is the shared WASI binding, not a guest)
+//   guests/hostile/<name>.wat into guests/build/hostile/ (the isolation tests' attackers)
 // A guest is skipped when its output is newer than its sources and this script. Runs in `npm ci` (prepare)
 // and before `npm test` (pretest). Usage: node scripts/build-guests.mjs [--force]
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -105,6 +106,26 @@ for (const src of [...list('guests/http', '.wat'), ...list('guests/http/as', '.t
       const result = await asc.main(args, { stdout: { write: () => {} } });
       if (result.error) throw result.error;
     }
+    built++;
+  } catch (err) {
+    failed++;
+    console.error(`build-guests: ${path.relative(root, src)}: ${err.message}`);
+  }
+}
+
+// Hostile guests (guests/hostile/*.wat) -> guests/build/hostile/: the isolation tests and bench run them.
+const hostileOut = path.join(outDir, 'hostile');
+mkdirSync(hostileOut, { recursive: true });
+for (const src of list('guests/hostile', '.wat')) {
+  const out = path.join(hostileOut, `${path.basename(src, '.wat')}.wasm`);
+  if (fresh(out, [src, self])) continue;
+  try {
+    wabt ??= await (await import('wabt')).default();
+    const mod = wabt.parseWat(path.relative(root, src), readFileSync(src, 'utf8'), { reference_types: true, bulk_memory: true });
+    mod.resolveNames();
+    mod.validate();
+    writeFileSync(out, mod.toBinary({}).buffer);
+    mod.destroy();
     built++;
   } catch (err) {
     failed++;

@@ -4,7 +4,8 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { GuestErrorInfo } from '../core/errors.js';
-import type { ExportCall, Grants, GuestRun, Limits } from './guest.js';
+import { GuestError } from '../core/errors.js';
+import { instanceLimits, moduleMeta, type ExportCall, type Grants, type GuestRun, type Limits } from './guest.js';
 import type { Abi, CommandJob, ExportJob, FromWorker, Job, ToWorker, WorkerInit } from './protocol.js';
 
 export type { Abi, CommandJob, ExportJob, Job } from './protocol.js';
@@ -134,6 +135,9 @@ export function createPool(opts: PoolOptions): Pool {
   const recycleAfter = opts.recycleAfterJobs ?? Math.max(100, Math.floor(ADDRESS_SPACE_BUDGET / maxThreads));
   if (!Number.isInteger(maxThreads) || maxThreads < 1) throw new Error(`maxThreads must be an integer >= 1, got ${maxThreads}`);
   if (!Number.isInteger(warmThreads) || warmThreads < 0) throw new Error(`warmThreads must be an integer >= 0, got ${warmThreads}`);
+  // A module whose tables (at their capped maximum) leave no room for its initial memory can never run.
+  const budget = instanceLimits(moduleMeta(opts.module), opts.limits);
+  if (budget.problem) throw new GuestError({ kind: 'memory-limit', message: budget.problem });
   const init: WorkerInit = { module: opts.module, abi: opts.abi, limits: opts.limits, ...(opts.grants ? { grants: opts.grants } : {}) };
   const timeoutMs = opts.limits.timeoutMs;
 

@@ -9,10 +9,17 @@
  * signatures travel inside the module as a custom section, so a Module posted to a worker thread still
  * carries them (a WeakMap keyed by the module would not survive structured cloning).
  * See docs/decisions/002-memory-limit-by-import-rewrite.md.
+ *
+ * Tables get the same treatment in the bytes: each defined table's maximum is lowered so that all tables
+ * of an instance hold at most `maxTableElements` together (table.grow returns -1 past it), and a module
+ * whose tables start above that is refused. A table's maximum cannot be supplied per instantiation without
+ * importing the table, so the cap is part of the compile (cached per digest and cap; one cap in practice).
+ * See docs/decisions/120-table-limits.md.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { GuestError } from '../core/errors.js';
+import { TABLE_ELEMENT_BYTES, tableElementCap, type Limits } from './limits.js';
 
 export const META_SECTION = 'featherweight.meta';
 export const MEMORY_IMPORT = { module: 'featherweight', name: 'memory' } as const;
@@ -30,10 +37,23 @@ export interface MemoryMeta {
   shared: boolean;
 }
 
+export interface TableMeta {
+  element: 'funcref' | 'externref';
+  initial: number;
+  /** After the rewrite: never above the cap. */
+  maximum: number;
+  /** What the module declared (null = unbounded). */
+  declaredMaximum: number | null;
+}
+
 export interface ModuleMeta {
   /** false when the bytes used something this parser does not know; then memory is not capped by import. */
   parsed: boolean;
   memory: MemoryMeta | null;
+  /** Tables the module defines, with their rewritten maximums (absent in metas of older builds). */
+  tables?: TableMeta[];
+  /** The maxTableElements the tables were capped at. */
+  tableCap?: number;
   exports: Record<string, { params: ValType[]; results: ValType[] }>;
 }
 
@@ -44,16 +64,28 @@ function invalid(message: string): GuestError {
   return new GuestError({ kind: 'invalid-module', message });
 }
 
-/** Compiles once per process per content digest. Throws GuestError 'invalid-module' for bytes that are not a core Wasm module. */
-export function compileModule(bytes: Uint8Array): { module: WebAssembly.Module; digest: string } {
+export interface CompileOptions {
+  /** Table elements per instance, all tables together (default defaultLimits.maxTableElements). */
+  maxTableElements?: number;
+}
+
+/**
+ * Compiles once per process per content digest and table cap. Throws GuestError 'invalid-module' for bytes
+ * that are not a core Wasm module, or whose tables start above the table cap.
+ */
+export function compileModule(bytes: Uint8Array, opts: CompileOptions = {}): { module: WebAssembly.Module; digest: string } {
+  const cap = tableElementCap(opts);
+  if (!Number.isInteger(cap) || cap < 0) throw new Error(`maxTableElements must be an integer >= 0, got ${cap}`);
   const digest = createHash('sha256').update(bytes).digest('hex');
-  const hit = cache.get(digest);
+  const key = `${digest}/${cap}`;
+  const hit = cache.get(key);
   if (hit) return hit;
   checkHeader(bytes);
   let rewritten: { bytes: Uint8Array; meta: ModuleMeta } | null = null;
   try {
-    rewritten = rewrite(bytes);
-  } catch {
+    rewritten = rewrite(bytes, cap);
+  } catch (err) {
+    if (err instanceof GuestError) throw err;
     rewritten = null; // malformed or unknown encoding: let V8 name the problem below
   }
   let module: WebAssembly.Module;
@@ -69,14 +101,51 @@ export function compileModule(bytes: Uint8Array): { module: WebAssembly.Module; 
     }
     rewritten = null;
   }
+  // Uncapped tables have no after-the-run check the way memory has: refuse them instead.
+  if (!rewritten && definesTables(bytes)) {
+    throw invalid('module defines tables in an encoding featherweight cannot check against limits.maxTableElements, so it is not run');
+  }
   if (rewritten) metaCache.set(module, rewritten.meta);
   const entry = { module, digest };
-  cache.set(digest, entry);
+  cache.set(key, entry);
   return entry;
 }
 
+/** Bytes reserved for the module's tables at their (capped) maximum; they count against maxMemoryBytes. */
+export function tableReserveBytes(meta: ModuleMeta): number {
+  return (meta.tables ?? []).reduce((n, t) => n + t.maximum * TABLE_ELEMENT_BYTES, 0);
+}
+
+/**
+ * The limits a guest's instance runs under: its memory may grow to maxMemoryBytes less what its tables
+ * reserve, in whole pages. Null when even the initial memory plus the tables do not fit (with the reason).
+ */
+export function instanceLimits(meta: ModuleMeta, limits: Limits): { limits: Limits; problem: string | null } {
+  const reserve = tableReserveBytes(meta);
+  if (reserve === 0) return { limits, problem: null };
+  const reservePages = Math.ceil(reserve / PAGE);
+  const memoryBytes = Math.max(0, limits.maxMemoryBytes - reservePages * PAGE);
+  const initial = (meta.memory?.initial ?? 0) * PAGE;
+  if (initial > memoryBytes) {
+    const elements = (meta.tables ?? []).reduce((n, t) => n + t.maximum, 0);
+    return {
+      limits,
+      problem: `guest needs ${fmt(initial)} of memory at start plus ${fmt(reservePages * PAGE)} for its tables ` +
+        `(${elements} elements at most, ${TABLE_ELEMENT_BYTES} B each), above the memory limit of ${fmt(limits.maxMemoryBytes)} ` +
+        '(raise limits.maxMemory, or lower limits.maxTableElements if the tables need not grow that far)',
+    };
+  }
+  return { limits: { ...limits, maxMemoryBytes: memoryBytes }, problem: null };
+}
+
+function fmt(n: number): string {
+  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
+}
+
 /** Reads and compiles a .wasm file. Throws GuestError 'invalid-module' when it cannot be read or is not Wasm. */
-export function loadModule(path: string): { module: WebAssembly.Module; digest: string; bytes: Uint8Array } {
+export function loadModule(path: string, opts: CompileOptions = {}): { module: WebAssembly.Module; digest: string; bytes: Uint8Array } {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
@@ -85,7 +154,7 @@ export function loadModule(path: string): { module: WebAssembly.Module; digest: 
     const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'it is a directory' : e.message;
     throw invalid(`cannot read module ${path}: ${why}`);
   }
-  return { ...compileModule(bytes), bytes };
+  return { ...compileModule(bytes, opts), bytes };
 }
 
 function checkHeader(bytes: Uint8Array): void {
@@ -187,7 +256,7 @@ function limits(r: Reader): Limits32 {
 
 interface Section { id: number; start: number; end: number; contentStart: number }
 
-function rewrite(bytes: Uint8Array): { bytes: Uint8Array; meta: ModuleMeta } {
+function sectionsOf(bytes: Uint8Array): Section[] {
   const r = new Reader(bytes, 8);
   const sections: Section[] = [];
   while (r.pos < bytes.length) {
@@ -199,12 +268,64 @@ function rewrite(bytes: Uint8Array): { bytes: Uint8Array; meta: ModuleMeta } {
     if (r.pos > bytes.length) throw new Error('section past end');
     sections.push({ id, start, end: r.pos, contentStart });
   }
+  return sections;
+}
+
+/** True when the module has a table section, or when its sections cannot even be listed. */
+function definesTables(bytes: Uint8Array): boolean {
+  try {
+    return sectionsOf(bytes).some((s) => s.id === 4);
+  } catch {
+    return true;
+  }
+}
+
+const refTypes: Record<number, TableMeta['element']> = { 0x70: 'funcref', 0x6f: 'externref' };
+
+function readTables(r: Reader): { element: TableMeta['element']; code: number; limits: Limits32 }[] {
+  const n = r.u32();
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const code = r.byte();
+    const element = refTypes[code];
+    if (!element) throw new Error('table with an initializer or an unknown element type');
+    const l = limits(r);
+    if (l.flags > 1) throw new Error('shared or 64-bit table');
+    out.push({ element, code, limits: l });
+  }
+  return out;
+}
+
+/**
+ * New maximums so that all tables together stay within `cap`: fixed-size tables keep theirs, growable
+ * ones share the headroom evenly. Throws GuestError when the tables start above the cap.
+ */
+function capTables(tables: { element: TableMeta['element']; limits: Limits32 }[], cap: number): TableMeta[] {
+  const initial = tables.reduce((n, t) => n + t.limits.initial, 0);
+  if (initial > cap) {
+    throw invalid(
+      `module declares ${tables.length} table(s) of ${initial} elements at start, above the table limit of ${cap} elements ` +
+        '(limits.maxTableElements)',
+    );
+  }
+  const growable = tables.filter((t) => t.limits.maximum === null || t.limits.maximum > t.limits.initial).length;
+  const share = growable > 0 ? Math.floor((cap - initial) / growable) : 0;
+  return tables.map((t) => {
+    const room = t.limits.maximum === null ? share : Math.min(share, t.limits.maximum - t.limits.initial);
+    return { element: t.element, initial: t.limits.initial, maximum: t.limits.initial + Math.max(0, room), declaredMaximum: t.limits.maximum };
+  });
+}
+
+function rewrite(bytes: Uint8Array, tableCap: number): { bytes: Uint8Array; meta: ModuleMeta } {
+  const sections = sectionsOf(bytes);
   const types: { params: ValType[]; results: ValType[] }[] = [];
   const funcTypes: number[] = [];
   let memory: MemoryMeta | null = null;
   let importSec: Section | null = null;
   let importCount = 0;
   let memSec: Section | null = null;
+  let tableSec: Section | null = null;
+  let tables: TableMeta[] = [];
   let definedMemory: Limits32 | null = null;
   const exportsMeta: ModuleMeta['exports'] = {};
   for (const s of sections) {
@@ -237,6 +358,9 @@ function rewrite(bytes: Uint8Array): { bytes: Uint8Array; meta: ModuleMeta } {
     } else if (s.id === 3) {
       const n = sr.u32();
       for (let i = 0; i < n; i++) funcTypes.push(sr.u32());
+    } else if (s.id === 4) {
+      tableSec = s;
+      tables = capTables(readTables(sr), tableCap);
     } else if (s.id === 5) {
       const n = sr.u32();
       if (n > 1 || (n === 1 && memory)) throw new Error('multi-memory');
@@ -256,7 +380,9 @@ function rewrite(bytes: Uint8Array): { bytes: Uint8Array; meta: ModuleMeta } {
     }
   }
 
-  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
+  // Sections replaced by new bytes (null = dropped); everything else is copied as it was.
+  const replace = new Map<Section, Uint8Array | null>();
+  let newImport: Uint8Array | null = null;
   if (definedMemory && memSec) {
     memory = {
       ...MEMORY_IMPORT,
@@ -274,20 +400,26 @@ function rewrite(bytes: Uint8Array): { bytes: Uint8Array; meta: ModuleMeta } {
       rest = bytes.subarray(cr.pos, importSec.end);
     }
     const content = [...leb(importCount + 1), ...rest, ...entry];
-    const newImport = Uint8Array.from([2, ...leb(content.length), ...content]);
-    // Import section goes where the old one was, or before the first section that must follow it.
-    const insertBefore = importSec ?? sections.find((s) => s.id !== 0 && s.id !== 1) ?? null;
-    for (const s of sections) {
-      if (s === insertBefore && !importSec) parts.push(newImport);
-      if (s === importSec) { parts.push(newImport); continue; }
-      if (s === memSec) continue;
-      parts.push(bytes.subarray(s.start, s.end));
-    }
-    if (!insertBefore) parts.push(newImport);
-  } else {
-    parts.push(bytes.subarray(8));
+    newImport = Uint8Array.from([2, ...leb(content.length), ...content]);
+    replace.set(memSec, null);
+    if (importSec) replace.set(importSec, newImport);
   }
-  const meta: ModuleMeta = { parsed: true, memory, exports: exportsMeta };
+  if (tableSec) {
+    const content = [...leb(tables.length)];
+    for (const t of tables) content.push(t.element === 'funcref' ? 0x70 : 0x6f, 0x01, ...leb(t.initial), ...leb(t.maximum));
+    replace.set(tableSec, Uint8Array.from([4, ...leb(content.length), ...content]));
+  }
+  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
+  // A new import section goes before the first section that must follow it.
+  const insertBefore = newImport && !importSec ? sections.find((s) => s.id !== 0 && s.id !== 1) ?? null : undefined;
+  for (const s of sections) {
+    if (newImport && s === insertBefore) parts.push(newImport);
+    const r = replace.get(s);
+    if (r === undefined) parts.push(bytes.subarray(s.start, s.end));
+    else if (r !== null) parts.push(r);
+  }
+  if (newImport && insertBefore === null) parts.push(newImport);
+  const meta: ModuleMeta = { parsed: true, memory, tables, tableCap, exports: exportsMeta };
   const name = encName(META_SECTION);
   const payload = new TextEncoder().encode(JSON.stringify(meta));
   parts.push(Uint8Array.from([0, ...leb(name.length + payload.length), ...name]), payload);

@@ -1,5 +1,5 @@
 export * from './limits.js';
-export { compileModule, loadModule } from './compile.js';
+export { compileModule, instanceLimits, loadModule, moduleMeta, tableReserveBytes, type CompileOptions } from './compile.js';
 export { createWasi, type Wasi, type WasiOptions } from './wasi.js';
 export type { GuestRun } from './result.js';
 export { runWasiCommand, eventEnv, type CommandInput } from './wasi-command.js';

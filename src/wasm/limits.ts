@@ -9,7 +9,16 @@ export interface Limits {
   maxStdinBytes: number;
   /** Cap on stdout (and, separately, stderr); the run ends as 'output-limit' when a guest passes it. */
   maxStdoutBytes: number;
+  /**
+   * Elements of all of an instance's tables together (manifest `limits.maxTableElements`). Table maximums
+   * are rewritten at compile time so table.grow returns -1 past it; a module whose tables start larger is
+   * refused. Tables count against maxMemoryBytes at TABLE_ELEMENT_BYTES each (decision 120).
+   */
+  maxTableElements?: number;
 }
+
+/** What V8 spends per funcref table element, rounded up (measured 28-55 B; decision 120). */
+export const TABLE_ELEMENT_BYTES = 64;
 
 /**
  * 64 MiB is plenty for a handler and keeps 2 concurrent replicas per core cheap; 5 s matches a typical
@@ -21,7 +30,14 @@ export const defaultLimits: Limits = {
   timeoutMs: 5_000,
   maxStdinBytes: 25 * 1024 * 1024,
   maxStdoutBytes: 50 * 1024 * 1024,
+  // wasmtime's pooling allocator default per table; ours covers all tables of an instance (1.25 MiB at most).
+  maxTableElements: 20_000,
 };
+
+/** The table element cap in force for `limits`. */
+export function tableElementCap(limits: Partial<Limits>): number {
+  return limits.maxTableElements ?? defaultLimits.maxTableElements!;
+}
 
 /** A host directory mapped into the guest at `guest` (an absolute guest path such as "/data"). */
 export interface DirGrant { host: string; guest: string; writable: boolean }
