@@ -1,15 +1,14 @@
 import type { Logger } from 'pino';
 import type { Delivery, Source } from '../core/source.js';
 import type { Sink } from '../core/sink.js';
-import type { GuestErrorInfo } from '../core/errors.js';
+import { isPermanent, RecordError, type FailureInfo } from '../core/errors.js';
 import type { Pool } from '../runtime/pool.js';
 import { eventEnv } from '../wasm/wasi-command.js';
 import type { DeadLetters } from '../sources/dead-letters.js';
-import { parseRecords, tail } from './records.js';
+import { defaultMaxRecords, parseRecords, tail } from './records.js';
 import type { ComponentSpec } from './manifest.js';
 
-/** Why an event did not complete: a guest failure, or a failure of ours around it. */
-export type FailureInfo = GuestErrorInfo | { kind: 'output' | 'sink' | 'host'; message: string };
+export type { FailureInfo };
 
 export type Outcome =
   | { kind: 'ok'; latencyMs: number; runUs: number; coldStart: boolean; records: number }
@@ -39,7 +38,9 @@ export interface Dispatcher {
  * Moves events from the source to the pool and their output to the sink. It asks the source for
  * an event only while fewer than `replicas` are in flight, so the backlog stays in the source
  * (where the scaler sees it as lag) instead of piling up in memory. Ack only after the sink has
- * committed; any failure nacks with backoff until maxAttempts, then dead-letters.
+ * committed; a failure nacks with backoff until maxAttempts, then dead-letters, except a failure
+ * that can only repeat (isPermanent: input, output or record limit, invalid module, unusable
+ * output), which is dead-lettered at once.
  */
 export function startDispatcher(deps: DispatcherDeps): Dispatcher {
   const { spec, source, sink, pool, deadLetters, log, onOutcome } = deps;
@@ -56,6 +57,12 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
   const handle = async (d: Delivery): Promise<void> => {
     if (deps.forward) return forwardOne(d, deps.forward);
     const ev = d.event;
+    // Checked here as well as in the guest runtime so the body never travels to a thread, and so
+    // the failure has its own kind: the same body can never fit, however often it is retried.
+    if (ev.body.byteLength > spec.limits.maxStdinBytes) {
+      const message = `event body of ${ev.body.byteLength} bytes is above the stdin limit of ${spec.limits.maxStdinBytes} bytes (limits.maxStdin); the guest was not run`;
+      return fail(d, { kind: 'input-limit', message }, '', false);
+    }
     let result;
     try {
       // The pool already holds the component's grants (env included); only the event's own env goes here.
@@ -66,12 +73,13 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
     const stderr = tail(result.stderr);
     if (stderr) log.info({ event: ev.id, stderr }, 'guest stderr');
     if (!result.ok) return fail(d, result.error, stderr, result.coldStart);
-    const parsed = parseRecords(result.stdout);
-    if (!parsed.ok) return fail(d, { kind: 'output', message: parsed.message }, stderr, result.coldStart);
+    const parsed = await parseRecords(result.stdout, spec.limits.maxRecords ?? defaultMaxRecords);
+    if (!parsed.ok) return fail(d, { kind: parsed.kind, message: parsed.message }, stderr, result.coldStart);
     try {
       await sink.write(ev.id, parsed.records);
     } catch (err) {
-      return fail(d, { kind: 'sink', message: `sink ${sink.type}: ${(err as Error).message}` }, stderr, result.coldStart);
+      const kind = err instanceof RecordError ? 'output' : 'sink';
+      return fail(d, { kind, message: `sink ${sink.type}: ${(err as Error).message}` }, stderr, result.coldStart);
     }
     try {
       await d.ack();
@@ -103,7 +111,7 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
     const ev = d.event;
     const reason = `${failure.kind}: ${failure.message}`;
     try {
-      if (ev.attempt >= spec.delivery.maxAttempts) {
+      if (ev.attempt >= spec.delivery.maxAttempts || isPermanent(failure)) {
         deadLetters.add({ component: spec.name, event: ev, reason, error: failure, stderrTail });
         await d.reject(reason);
         log.warn({ event: ev.id, attempt: ev.attempt, reason }, 'event dead-lettered');

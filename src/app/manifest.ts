@@ -34,6 +34,8 @@ const limitsSchema = z
     maxStdout: size.optional(),
     /** Table elements per instance, all tables together (decision 120). */
     maxTableElements: z.number().int().min(0).optional(),
+    /** Output records (NDJSON lines) one event may produce; more is a record-limit failure. */
+    maxRecords: z.number().int().min(1).optional(),
   })
   .strict();
 
@@ -145,7 +147,8 @@ export interface ComponentSpec {
   /** Absolute path, or an oci:// reference; absent for a forwarder (no guest, publish sink; decision 160). */
   module?: string;
   abi: (typeof abis)[number];
-  limits: Limits;
+  /** The guest's limits plus the app's own: maxRecords (default 100,000, records.ts). */
+  limits: Limits & { maxRecords?: number };
   grants: Grants;
   trigger: { type: string; metadata: Record<string, string> };
   /** The KEDA ScaledObject spec fields as written (validated by scaling/). */
@@ -239,6 +242,7 @@ function normalizeComponent(c: RawComponent, i: number, opts: ParseOptions, prob
       maxStdinBytes: c.limits.maxStdin ?? defaultLimits.maxStdinBytes,
       maxStdoutBytes: c.limits.maxStdout ?? defaultLimits.maxStdoutBytes,
       maxTableElements: c.limits.maxTableElements ?? defaultLimits.maxTableElements,
+      ...(c.limits.maxRecords !== undefined ? { maxRecords: c.limits.maxRecords } : {}),
     },
     grants: { env: grantEnv, dirs: c.grants.dirs.map((d) => ({ ...d, host: path.resolve(opts.baseDir, d.host) })) },
     trigger: { type: c.trigger.type, metadata: c.trigger.metadata },

@@ -1,27 +1,53 @@
 import type { SinkRecord } from '../core/sink.js';
 
-export type ParsedRecords = { ok: true; records: SinkRecord[] } | { ok: false; message: string };
+export type ParsedRecords =
+  | { ok: true; records: SinkRecord[] }
+  | { ok: false; kind: 'output' | 'record-limit'; message: string };
+
+/**
+ * 100,000 rows is a 4 MB text file at 40 bytes a line, far above what one mail or message yields,
+ * and small enough that parsing and committing them costs the event loop slices of milliseconds,
+ * not seconds (decision 130).
+ */
+export const defaultMaxRecords = 100_000;
+
+/** Lines parsed between two yields to the event loop. */
+const parseSlice = 2_000;
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * The guest's stdout as sink records: one JSON object per line (NDJSON). Blank lines are skipped;
  * anything else is an error that names the line, because silently dropping it would lose output.
+ * More than `maxRecords` records is a `record-limit` failure: parsing stops at the first record past
+ * the limit, so a guest printing millions of `{}` lines costs no more than the limit. The parse
+ * yields to the event loop every few thousand records so the API keeps answering meanwhile.
  */
-export function parseRecords(stdout: Uint8Array): ParsedRecords {
+export async function parseRecords(stdout: Uint8Array, maxRecords = defaultMaxRecords): Promise<ParsedRecords> {
   const text = Buffer.from(stdout.buffer, stdout.byteOffset, stdout.byteLength).toString('utf8');
   const records: SinkRecord[] = [];
   let lineNo = 0;
-  for (const line of text.split('\n')) {
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
     lineNo++;
+    if (lineNo % parseSlice === 0) await yieldToLoop();
     const trimmed = line.trim();
     if (!trimmed) continue;
+    if (records.length >= maxRecords) {
+      return { ok: false, kind: 'record-limit', message: `guest wrote more than ${maxRecords} records for one event (the record limit, limits.maxRecords); nothing was written` };
+    }
     let value: unknown;
     try {
       value = JSON.parse(trimmed);
     } catch {
-      return { ok: false, message: `guest output line ${lineNo} is not JSON: ${preview(trimmed)}` };
+      return { ok: false, kind: 'output', message: `guest output line ${lineNo} is not JSON: ${preview(trimmed)}` };
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      return { ok: false, message: `guest output line ${lineNo} is not a JSON object: ${preview(trimmed)}` };
+      return { ok: false, kind: 'output', message: `guest output line ${lineNo} is not a JSON object: ${preview(trimmed)}` };
     }
     records.push(value as SinkRecord);
   }

@@ -28,3 +28,37 @@ export class GuestError extends Error implements GuestErrorInfo {
     return { kind: this.kind, message: this.message, ...(this.exitCode !== undefined ? { exitCode: this.exitCode } : {}) };
   }
 }
+
+/**
+ * Failures around a guest run that are ours rather than the guest's: `input-limit` (the event body
+ * is above the component's maxStdin, checked before any thread sees it), `record-limit` (more
+ * output records than maxRecords), `output` (output the sink cannot store: not NDJSON, a key that
+ * is not an identifier, a table past its column cap), `sink` (the sink failed to commit), `host`.
+ */
+export type HostFailureKind = 'input-limit' | 'record-limit' | 'output' | 'sink' | 'host';
+
+/** Why an event did not complete: a guest failure, or a failure of ours around it. */
+export type FailureInfo = GuestErrorInfo | { kind: HostFailureKind; message: string };
+
+/**
+ * Failures that are a function of the event, the module and the limits alone: running the same
+ * event again can only fail the same way, so the dispatcher dead-letters them on the first attempt
+ * (decision 131). Traps, exits, timeouts and memory limits stay retryable: a guest may depend on
+ * granted files, env or the clock, and a timeout may come from a loaded host.
+ */
+const permanentKinds: ReadonlySet<string> = new Set(['invalid-module', 'output-limit', 'input-limit', 'record-limit', 'output']);
+
+export function isPermanent(failure: { kind: string }): boolean {
+  return permanentKinds.has(failure.kind);
+}
+
+/**
+ * Thrown by a sink for records it can never store whatever the retry (a key that is not a SQL
+ * identifier, a reserved key, a table past its column cap); the dispatcher reports it as `output`.
+ */
+export class RecordError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RecordError';
+  }
+}

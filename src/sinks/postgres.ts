@@ -1,13 +1,16 @@
 import pg from 'pg';
 import { z } from 'zod';
 import type { RowsQuery, Sink, SinkRecord } from '../core/sink.js';
-import { checkIdentifier, defaultTableName, kindOf, page, quoteIdent, recordColumns, type ColumnKind } from './table.js';
+import { checkColumnBudget, checkIdentifier, defaultMaxColumns, defaultTableName, eventColumns, kindOf, page, quoteIdent, writeSlice, type ColumnKind } from './table.js';
 
 /**
- * PostgreSQL sink (pg Pool). Same contract as the sqlite sink: one transaction per event,
- * INSERT ... ON CONFLICT (event_id, record_index) DO NOTHING, columns added on first sight.
- * A new column's type comes from the first value seen for it (text, double precision, boolean,
- * jsonb); the column is added before the transaction with ADD COLUMN IF NOT EXISTS so that two
+ * PostgreSQL sink (pg Pool). Same contract as the sqlite sink: INSERT ... ON CONFLICT (event_id,
+ * record_index) DO NOTHING, columns added on first sight. The records of one event go in one
+ * transaction of multi-row INSERTs of at most `writeSlice` rows (a statement takes at most 65535
+ * parameters); the driver is asynchronous, so the event loop is free while PostgreSQL works.
+ * A new column's type comes from the first value seen for it (text, bigint for whole numbers,
+ * double precision, boolean, jsonb); a bigint column that meets a fraction is widened to double
+ * precision. Columns are added before the transaction with ADD COLUMN IF NOT EXISTS so that two
  * writers never deadlock upgrading their locks inside one.
  */
 
@@ -15,6 +18,8 @@ export const config = z.strictObject({
   type: z.literal('postgres'),
   connectionString: z.string().min(1),
   table: z.string().min(1).optional(),
+  /** Record columns the table may have (PostgreSQL's own cap is 1600 columns, 3 of them ours). */
+  maxColumns: z.number().int().min(1).max(1597).optional(),
 });
 export type PostgresSinkConfig = z.infer<typeof config>;
 
@@ -24,7 +29,19 @@ export interface PostgresSink extends Sink {
   count(): Promise<number>;
 }
 
-const pgType: Record<ColumnKind, string> = { text: 'text', number: 'double precision', boolean: 'boolean', json: 'jsonb' };
+const pgType: Record<ColumnKind, string> = { text: 'text', integer: 'bigint', number: 'double precision', boolean: 'boolean', json: 'jsonb' };
+
+/** bigint comes back as a JS number when it fits (pg returns every int8 as a string by default). */
+const int8 = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === int8
+      ? (v: string) => {
+          const n = Number(v);
+          return Number.isSafeInteger(n) ? n : v;
+        }
+      : (pg.types.getTypeParser as (oid: number, format?: 'text' | 'binary') => unknown)(oid, format)) as typeof pg.types.getTypeParser,
+};
 
 function toPgValue(v: unknown): unknown {
   if (v === undefined) return null;
@@ -38,6 +55,7 @@ export function create(cfg: PostgresSinkConfig, opts: { dataDir: string; compone
   const c = config.parse(cfg);
   const table = checkIdentifier(c.table ?? defaultTableName(opts.component), 'sink table');
   const t = quoteIdent(table);
+  const maxColumns = c.maxColumns ?? defaultMaxColumns;
   let pool: pg.Pool | null = null;
   /** column name -> data_type as information_schema reports it. */
   let columns = new Map<string, string>();
@@ -62,7 +80,7 @@ export function create(cfg: PostgresSinkConfig, opts: { dataDir: string; compone
     table,
     async start() {
       if (pool) return;
-      const p = new pg.Pool({ connectionString: c.connectionString, max: 8 });
+      const p = new pg.Pool({ connectionString: c.connectionString, max: 8, types });
       p.on('error', () => {}); // an idle client's lost connection: the next query reconnects
       try {
         await p.query(`CREATE TABLE IF NOT EXISTS ${t} (
@@ -85,40 +103,56 @@ export function create(cfg: PostgresSinkConfig, opts: { dataDir: string; compone
     async write(eventId, records) {
       const p = need();
       if (records.length === 0) return;
-      const cols: string[] = [];
-      const seen = new Set<string>();
-      records.forEach((r, i) => {
-        for (const k of recordColumns(r, i)) {
-          if (!seen.has(k)) seen.add(k), cols.push(k);
-          if (!columns.has(k)) columns.set(k, ''); // mark; typed below from the first value
-        }
-      });
-      for (const k of cols) {
-        if (columns.get(k) !== '') continue;
+      const cols = eventColumns(records);
+      if (cols.some((k) => !columns.has(k))) await loadColumns(p).catch(fail); // another writer may have added them
+      const added = cols.filter((k) => !columns.has(k));
+      checkColumnBudget(table, columns.size - 3, added, maxColumns);
+      for (const k of added) {
         const first = records.find((r) => r[k] !== undefined && r[k] !== null)?.[k];
         const type = pgType[kindOf(first ?? '')];
         try {
           await p.query(`ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${quoteIdent(k)} ${type}`);
           columns.set(k, type);
         } catch (err) {
-          columns.delete(k);
+          fail(err);
+        }
+      }
+      // A whole-number column that now meets a fraction becomes double precision (bigint -> float8 is lossless here: JSON numbers are doubles).
+      for (const k of cols) {
+        if (columns.get(k) !== 'bigint') continue;
+        if (!records.some((r) => kindOf(r[k]) === 'number')) continue;
+        try {
+          await p.query(`ALTER TABLE ${t} ALTER COLUMN ${quoteIdent(k)} TYPE double precision`);
+          columns.set(k, 'double precision');
+        } catch (err) {
           fail(err);
         }
       }
       const names = ['event_id', 'record_index', ...cols].map(quoteIdent).join(', ');
-      const values: unknown[] = [];
-      const tuples = records.map((r, i) => {
-        const row = [eventId, i, ...cols.map((k) => toPgValue(r[k]))];
-        const start = values.length;
-        values.push(...row);
-        return `(${row.map((_, j) => `$${start + j + 1}`).join(', ')})`;
-      });
-      // One statement is one transaction: every record of the event or none.
+      const perStatement = Math.max(1, Math.min(writeSlice, Math.floor(60_000 / (cols.length + 2))));
+      const client = await p.connect().catch(fail);
+      let broken: Error | undefined;
       try {
-        await p.query(`INSERT INTO ${t} (${names}) VALUES ${tuples.join(', ')} ON CONFLICT (event_id, record_index) DO NOTHING`, values);
+        await client.query('BEGIN');
+        for (let from = 0; from < records.length; from += perStatement) {
+          const values: unknown[] = [];
+          const tuples: string[] = [];
+          for (let i = from; i < Math.min(records.length, from + perStatement); i++) {
+            const r = records[i]!;
+            const row = [eventId, i, ...cols.map((k) => toPgValue(r[k]))];
+            const start = values.length;
+            values.push(...row);
+            tuples.push(`(${row.map((_, j) => `$${start + j + 1}`).join(', ')})`);
+          }
+          await client.query(`INSERT INTO ${t} (${names}) VALUES ${tuples.join(', ')} ON CONFLICT (event_id, record_index) DO NOTHING`, values);
+        }
+        await client.query('COMMIT');
       } catch (err) {
-        if ((err as { code?: string }).code === '42703') await loadColumns(p); // column dropped meanwhile
+        await client.query('ROLLBACK').catch((e: Error) => (broken = e)); // a dead connection leaves the pool
+        if ((err as { code?: string }).code === '42703') await loadColumns(p).catch(() => undefined); // column dropped meanwhile
         fail(err);
+      } finally {
+        client.release(broken);
       }
     },
     async rows(q) {

@@ -3,20 +3,28 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import type { RowsQuery, Sink, SinkRecord } from '../core/sink.js';
-import { checkIdentifier, defaultTableName, kindOf, page, quoteIdent, recordColumns } from './table.js';
+import {
+  checkColumnBudget, checkIdentifier, defaultMaxColumns, defaultTableName, eventColumns, kindOf, page, quoteIdent, recordColumns, writeSlice, yieldToLoop,
+} from './table.js';
 
 /**
  * SQLite sink: one table per component in <dataDir>/rows.db (or `path`). The records of one event
- * are written in one IMMEDIATE transaction with INSERT ... ON CONFLICT DO NOTHING on the primary key
- * (event_id, record_index): a redelivered event writes nothing twice, and a partial write cannot
- * exist. A record key the table does not have yet becomes a column (ALTER TABLE ADD COLUMN) inside
- * the same transaction.
+ * are written in IMMEDIATE transactions of `writeSlice` records with INSERT ... ON CONFLICT DO
+ * NOTHING on the primary key (event_id, record_index), yielding to the event loop between two, so a
+ * large event never holds the main thread for long (better-sqlite3 is synchronous). A redelivered
+ * event writes nothing twice: the slices it had committed conflict and are skipped. write()
+ * resolves after the last slice commits, and only then is the event acknowledged (decision 130).
+ * A record key the table does not have yet becomes a column (ALTER TABLE ADD COLUMN) inside the
+ * slice's transaction; every key of the event is validated, and the column cap checked, before the
+ * first slice. Whole numbers are bound as INTEGER (better-sqlite3 binds a JS number as REAL).
  */
 
 export const config = z.strictObject({
   type: z.literal('sqlite'),
   path: z.string().min(1).optional(),
   table: z.string().min(1).optional(),
+  /** Record columns the table may have (SQLite's own cap is 2000 columns, 3 of them ours). */
+  maxColumns: z.number().int().min(1).max(1997).optional(),
 });
 export type SqliteSinkConfig = z.infer<typeof config>;
 
@@ -31,6 +39,8 @@ function toSqlValue(v: unknown): unknown {
   switch (kindOf(v)) {
     case 'boolean':
       return v ? 1 : 0;
+    case 'integer':
+      return typeof v === 'bigint' ? v : BigInt(v as number);
     case 'json':
       return JSON.stringify(v);
     default:
@@ -44,11 +54,16 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
   // A relative `path` is relative to the working directory, like the data dir itself.
   const file = path.resolve(c.path ?? path.join(opts.dataDir, 'rows.db'));
   const t = quoteIdent(table);
+  const maxColumns = c.maxColumns ?? defaultMaxColumns;
   let db: Database.Database | null = null;
   /** lower-cased name -> the column's name (SQLite column names are case-insensitive). */
   let columns = new Map<string, string>();
   const inserts = new Map<string, Database.Statement>();
-  let writeTx: ((eventId: string, records: SinkRecord[]) => void) | null = null;
+  let writeTx: ((eventId: string, records: SinkRecord[], from: number, to: number) => void) | null = null;
+  /** Record columns the table has (the reserved ones not counted). */
+  const recordColumnCount = () => columns.size - 3;
+  /** The event's keys the table has no column for, one per case-insensitive name. */
+  const missing = (keys: string[]) => [...new Map(keys.filter((k) => !columns.has(k.toLowerCase())).map((k) => [k.toLowerCase(), k])).values()];
 
   const need = () => {
     if (!db) throw new Error(`sqlite sink ${table} is not started`);
@@ -89,8 +104,9 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
         PRIMARY KEY (event_id, record_index)
       )`);
       loadColumns(d);
-      writeTx = d.transaction((eventId: string, records: SinkRecord[]) => {
-        records.forEach((record, index) => {
+      writeTx = d.transaction((eventId: string, records: SinkRecord[], from: number, to: number) => {
+        for (let index = from; index < to; index++) {
+          const record = records[index]!;
           const keys = recordColumns(record, index);
           const cols: string[] = [];
           for (const k of keys) {
@@ -99,6 +115,8 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
               loadColumns(d); // another process may have added it meanwhile
               col = columns.get(k.toLowerCase());
               if (col === undefined) {
+                // another event may have widened the table since write() checked the budget
+                if (recordColumnCount() + 1 > maxColumns) checkColumnBudget(table, recordColumnCount(), [k], maxColumns);
                 d.exec(`ALTER TABLE ${t} ADD COLUMN ${quoteIdent(k)}`);
                 columns.set(k.toLowerCase(), (col = k));
                 inserts.clear();
@@ -107,13 +125,27 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
             cols.push(col);
           }
           insertFor(d, cols).run(eventId, index, ...keys.map((k) => toSqlValue(record[k])));
-        });
-      }).immediate as unknown as (eventId: string, records: SinkRecord[]) => void;
+        }
+      }).immediate as unknown as (eventId: string, records: SinkRecord[], from: number, to: number) => void;
       db = d;
     },
     async write(eventId, records) {
-      need();
-      writeTx!(eventId, records);
+      const d = need();
+      if (records.length === 0) return;
+      const keys = eventColumns(records);
+      let added = missing(keys);
+      if (added.length > 0) {
+        loadColumns(d); // another process may have added some meanwhile
+        added = missing(keys);
+        checkColumnBudget(table, recordColumnCount(), added, maxColumns);
+      }
+      for (let from = 0; from < records.length; from += writeSlice) {
+        if (from > 0) {
+          await yieldToLoop();
+          if (db !== d) throw new Error(`sqlite sink ${table} was closed while writing event ${eventId}; it will be written again on redelivery`);
+        }
+        writeTx!(eventId, records, from, Math.min(records.length, from + writeSlice));
+      }
     },
     async rows(q) {
       const d = need();

@@ -1,5 +1,6 @@
 /** Rules both SQL sinks share: which names may become tables and columns, and how values are stored. */
-import type { RowsQuery } from '../core/sink.js';
+import { RecordError } from '../core/errors.js';
+import type { RowsQuery, SinkRecord } from '../core/sink.js';
 
 /** Columns every sink table has besides the record's keys. */
 export const reservedColumns = ['event_id', 'record_index', 'created_at'] as const;
@@ -32,22 +33,64 @@ export function defaultTableName(component: string): string {
 /** Validates one record's keys (the record index is for the error message). */
 export function recordColumns(record: unknown, index: number): string[] {
   if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-    throw new Error(`record ${index} is not a JSON object: each output line must be an object whose keys become columns`);
+    throw new RecordError(`record ${index} is not a JSON object: each output line must be an object whose keys become columns`);
   }
   const keys = Object.keys(record);
   for (const k of keys) {
-    checkIdentifier(k, `record ${index} key`);
+    try {
+      checkIdentifier(k, `record ${index} key`);
+    } catch (err) {
+      throw new RecordError((err as Error).message);
+    }
     if ((reservedColumns as readonly string[]).includes(k.toLowerCase())) {
-      throw new Error(`record ${index} key ${JSON.stringify(k)} is reserved: the sink fills ${reservedColumns.join(', ')} itself`);
+      throw new RecordError(`record ${index} key ${JSON.stringify(k)} is reserved: the sink fills ${reservedColumns.join(', ')} itself`);
     }
   }
   return keys;
 }
 
-export type ColumnKind = 'text' | 'number' | 'boolean' | 'json';
+/**
+ * Every key of every record of one event, validated, in first-seen order. Both SQL sinks call it
+ * before writing anything, so a bad key or a column past the cap fails the whole event up front.
+ */
+export function eventColumns(records: SinkRecord[]): string[] {
+  const seen = new Set<string>();
+  const cols: string[] = [];
+  records.forEach((r, i) => {
+    for (const k of recordColumns(r, i)) {
+      if (!seen.has(k)) seen.add(k), cols.push(k);
+    }
+  });
+  return cols;
+}
+
+/**
+ * Columns a sink table may grow to (record keys; the three reserved columns not counted). Every
+ * new key is a column for good, so one record with thousands of keys would widen the table for
+ * every later read; 200 is far above any row a handler means to write and below SQLite's 2000 and
+ * PostgreSQL's 1600 (decision 134).
+ */
+export const defaultMaxColumns = 200;
+
+/** Throws a RecordError when adding `added` to a table of `existing` record columns passes `max`. */
+export function checkColumnBudget(table: string, existing: number, added: string[], max: number): void {
+  if (added.length === 0 || existing + added.length <= max) return;
+  const shown = added.slice(0, 5).join(', ') + (added.length > 5 ? `, … (${added.length} in all)` : '');
+  throw new RecordError(
+    `table ${table} would grow to ${existing + added.length} columns, above its cap of ${max} (sink.maxColumns): the event's records add ${shown}; nothing was written`,
+  );
+}
+
+/** Records committed per transaction; the sink yields to the event loop between two (decision 130). */
+export const writeSlice = 1_000;
+
+export const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export type ColumnKind = 'text' | 'integer' | 'number' | 'boolean' | 'json';
 
 export function kindOf(v: unknown): ColumnKind {
-  if (typeof v === 'number' || typeof v === 'bigint') return 'number';
+  if (typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v))) return 'integer';
+  if (typeof v === 'number') return 'number';
   if (typeof v === 'boolean') return 'boolean';
   if (v !== null && typeof v === 'object') return 'json';
   return 'text';

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { FwEvent } from '../core/event.js';
-import type { GuestErrorInfo } from '../core/errors.js';
+import type { FailureInfo } from '../core/errors.js';
 
 /**
  * The dead-letter store: events that failed maxAttempts times, with why, in
@@ -11,7 +11,7 @@ import type { GuestErrorInfo } from '../core/errors.js';
  * source, so an event is always in one of the two places (at worst briefly in both).
  */
 
-export type DeadLetterError = GuestErrorInfo | { kind: 'output' | 'sink' | 'host'; message: string };
+export type DeadLetterError = FailureInfo;
 
 export interface DeadLetterInput {
   component: string;

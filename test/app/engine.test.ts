@@ -26,7 +26,7 @@ test('embedded: 1,000 events through the echo guest give exactly 1,000 rows, lag
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('output that is not NDJSON is retried, then dead-lettered with its reason; good events still land', async () => {
+test('output that is not NDJSON can only fail again: dead-lettered on the first attempt with its reason; good events still land', async () => {
   const dir = tempDir();
   await withApp(oneComponent(dir, {}), async (app) => {
     const c = app.components.get('c1')!;
@@ -35,9 +35,9 @@ test('output that is not NDJSON is retried, then dead-lettered with its reason; 
     await waitUntil('the bad event dead-lettered', () => app.deadLetters.count('c1') === 1);
     const [dl] = app.deadLetters.list({ component: 'c1' });
     assert.equal(dl!.event.id, 'bad');
-    assert.equal(dl!.event.attempt, 2, 'maxAttempts 2: dead-lettered on the second attempt');
+    assert.equal(dl!.event.attempt, 1, 'not retried: the same output would fail the same way');
     assert.match(dl!.reason, /^output: guest output line 1 is not JSON/);
-    assert.equal(c.state().counters.retried, 1);
+    assert.equal(c.state().counters.retried, 0);
     await waitUntil('the good event committed', () => c.state().counters.processed === 1);
     assert.equal((await c.sink.rows!({ limit: 10, offset: 0 })).total, 1);
     // retry puts it back on the source; it fails again and returns to the store

@@ -71,3 +71,55 @@ test('bad identifiers are rejected with a clear message; config is strict', () =
   assert.equal(sinks.sqlite!.config.safeParse({ type: 'sqlite', tabel: 'x' }).success, false);
   assert.equal(defaultTableName('9-lives.v2'), '_9_lives_v2');
 });
+
+test('whole numbers are stored as INTEGER, fractions as REAL (line reads 1, not 1.0)', async (t) => {
+  const dir = tempDir(t);
+  const sink = create({ type: 'sqlite', table: 'nums' }, { dataDir: dir, component: 'x' });
+  await sink.start();
+  t.after(() => sink.close());
+  await sink.write('e1', [{ line: 1, ratio: 1.5, big: 2 ** 53 + 2 }]);
+  const db = new Database(sink.path, { readonly: true });
+  t.after(() => db.close());
+  const r = db.prepare(`SELECT typeof(line) AS l, typeof(ratio) AS r, typeof(big) AS b, line || '' AS text FROM nums`).get() as Record<string, string>;
+  assert.deepEqual(r, { l: 'integer', r: 'real', b: 'real', text: '1' });
+});
+
+test('a large event is committed in slices with the event loop free between them; redelivery adds none', async (t) => {
+  const dir = tempDir(t);
+  const sink = create({ type: 'sqlite', table: 'big' }, { dataDir: dir, component: 'x' });
+  await sink.start();
+  t.after(() => sink.close());
+  const records = Array.from({ length: 25_000 }, (_, i) => ({ file: 'big.txt', line: i + 1, text: `line ${i + 1}` }));
+  const seen: number[] = [];
+  // Runs whenever the event loop gets a turn during write(): it must get some before the last slice.
+  const probe = setInterval(() => seen.push(db.prepare('SELECT count(*) FROM big').pluck().get() as number), 0);
+  const db = new Database(sink.path, { readonly: true });
+  t.after(() => db.close());
+  try {
+    await sink.write('big', records);
+  } finally {
+    clearInterval(probe);
+  }
+  assert.equal(await sink.count(), 25_000);
+  assert.ok(seen.some((n) => n > 0 && n < 25_000), `a timer ran between two slices (counts seen: ${[...new Set(seen)].slice(0, 10).join(', ')})`);
+  await sink.write('big', records);
+  assert.equal(await sink.count(), 25_000, 'a redelivered event writes nothing twice');
+});
+
+test('a record with more keys than the column cap is refused with a RecordError and adds no column', async (t) => {
+  const dir = tempDir(t);
+  const sink = create({ type: 'sqlite', table: 'wide' }, { dataDir: dir, component: 'x' });
+  await sink.start();
+  t.after(() => sink.close());
+  const wide = Object.fromEntries(Array.from({ length: 1990 }, (_, i) => [`k${i}`, i]));
+  await assert.rejects(sink.write('wide', [wide]), (err: Error) => err.name === 'RecordError' && /table wide would grow to 1990 columns, above its cap of 200 \(sink\.maxColumns\)/.test(err.message));
+  const db = new Database(sink.path, { readonly: true });
+  t.after(() => db.close());
+  assert.equal(db.prepare(`SELECT count(*) FROM pragma_table_info('wide')`).pluck().get(), 3, 'only the reserved columns');
+  const small = create({ type: 'sqlite', table: 'narrow', maxColumns: 2 }, { dataDir: dir, component: 'x' });
+  await small.start();
+  t.after(() => small.close());
+  await small.write('a', [{ x: 1 }, { y: 2 }]);
+  await assert.rejects(small.write('b', [{ x: 1, z: 3 }]), /narrow would grow to 3 columns, above its cap of 2/);
+  assert.equal(await small.count(), 2);
+});
