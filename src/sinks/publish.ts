@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import type { Sink, SinkRecord } from '../core/sink.js';
+import { writeSlice } from './table.js';
 import type { FwEvent } from '../core/event.js';
 
 export const config = z
@@ -180,13 +181,16 @@ export function create(c: PublishSinkConfig, _opts?: { dataDir: string; componen
     type: 'publish',
     start: () => driver.start(),
     async write(eventId: string, records: SinkRecord[]) {
-      if (records.length === 0) return;
-      const msgs = records.map((r, i) => ({
-        body: Buffer.from(JSON.stringify(r)),
-        headers: { 'fw-event-id': eventId, 'fw-record-index': String(i) },
-        msgId: `${eventId}:${i}`,
-      }));
-      await driver.send(msgs);
+      // Slices of writeSlice messages: the encoding of a large event never holds the event loop for
+      // long, and at most one slice is unconfirmed at a time (decision 130).
+      for (let from = 0; from < records.length; from += writeSlice) {
+        const msgs = records.slice(from, from + writeSlice).map((r, k) => ({
+          body: Buffer.from(JSON.stringify(r)),
+          headers: { 'fw-event-id': eventId, 'fw-record-index': String(from + k) },
+          msgId: `${eventId}:${from + k}`,
+        }));
+        await driver.send(msgs);
+      }
     },
     // A forwarder (decision 160): the event as it came, its id as the dedupe key (Nats-Msg-Id), so a
     // consumer that reads fw-event-id keys its rows by the id the ingress answered 250 with.
