@@ -1,0 +1,285 @@
+/**
+ * ABI `component`: a WASI 0.2 component on a fresh instance per event. A component is linked once
+ * (link.ts) and its core modules compiled once, each through the memory-import rewrite, so every core
+ * memory is capped at the component's maxMemory. Per thread the trampolines are built once; per event
+ * only the core modules are instantiated, with a fresh handle table and a fresh WASI 0.2 host.
+ * Same contract as `wasi-command`: event body on stdin, metadata in the environment, stdout captured,
+ * exit status (wasi:cli/run's result, or wasi:cli/exit) as the typed result.
+ */
+import type { GuestErrorInfo } from '../../core/errors.js';
+import { compileModule, moduleMeta, MEMORY_IMPORT, type ModuleMeta } from '../compile.js';
+import type { Grants, Limits } from '../limits.js';
+import { formatBytes, type GuestRun } from '../result.js';
+import { ARGV0, classify, makeMemory, releaseMemory, type CommandInput } from '../wasi-command.js';
+import { codec, Handles, Mem, trap, type Codec } from './canon.js';
+import { LinkError, linkComponent, type CanonOpts, type CompExport, type CompFunc, type CompInst, type CoreItem, type Plan } from './link.js';
+import { flatten, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, tupleOf } from './types.js';
+import { denied } from './wasi-p2/deny.js';
+import { createWasiP2, type WasiP2Host } from './wasi-p2/index.js';
+import type { HostFn } from './wasi-p2/io.js';
+
+/** A linked component with compiled core modules: structured-clonable, so it is posted to worker threads as is. */
+export interface ComponentImage {
+  kind: 'component';
+  digest: string;
+  modules: WebAssembly.Module[];
+  plan: Omit<Plan, 'modules'>;
+  /** Top-level exports, "wasi:cli/run@0.2.0" etc. */
+  exports: Record<string, Export>;
+}
+
+type Export = { sort: 'func'; f: CompFunc } | { sort: 'instance'; exports: Record<string, Export> } | { sort: 'other' };
+
+const images = new Map<string, ComponentImage>();
+
+/** Links and compiles a component once per process per content digest. Throws GuestError-shaped 'invalid-module' errors. */
+export function loadComponent(bytes: Uint8Array): ComponentImage {
+  let plan: Plan;
+  try {
+    plan = linkComponent(bytes);
+  } catch (err) {
+    if (err instanceof LinkError) throw invalid(`cannot link the component: ${err.message}`);
+    throw invalid(`not a valid WebAssembly component: ${(err as Error).message}`);
+  }
+  const compiled = plan.modules.map((m) => compileModule(m));
+  const digest = compiled.map((c) => c.digest).join(':');
+  const hit = images.get(digest);
+  if (hit) return hit;
+  const { modules: _bytes, ...rest } = plan;
+  const image: ComponentImage = { kind: 'component', digest, modules: compiled.map((c) => c.module), plan: { ...rest, exports: {} }, exports: exportsOf(plan.exports) };
+  images.set(digest, image);
+  return image;
+}
+
+function invalid(message: string): Error & GuestErrorInfo {
+  return Object.assign(new Error(message), { kind: 'invalid-module' as const });
+}
+
+function exportsOf(e: Record<string, CompExport>): Record<string, Export> {
+  const out: Record<string, Export> = {};
+  for (const [name, x] of Object.entries(e)) {
+    if (x.sort === 'func') out[name] = { sort: 'func', f: x.f };
+    else if (x.sort === 'instance') out[name] = { sort: 'instance', exports: exportsOf((x.i as CompInst).exports) };
+    else out[name] = { sort: 'other' };
+  }
+  return out;
+}
+
+/** The export `func` of the exported instance whose name starts with `iface@` (any 0.2.x version). */
+export function findExport(image: ComponentImage, iface: string, func: string): CompFunc | null {
+  for (const [name, e] of Object.entries(image.exports)) {
+    if ((name === iface || name.startsWith(`${iface}@`)) && e.sort === 'instance') {
+      const f = e.exports[func];
+      if (f?.sort === 'func' && f.f.kind === 'lift') return f.f;
+    }
+  }
+  return null;
+}
+
+interface EventState {
+  inst: WebAssembly.Instance[];
+  handles: Handles;
+  host: WasiP2Host;
+  impls: (HostFn | undefined)[];
+}
+
+interface Bound {
+  tramps: Function[];
+  metas: ModuleMeta[];
+  rt: { cur: EventState | null };
+}
+
+const boundCache = new WeakMap<ComponentImage, Bound>();
+
+function coreItem(b: Bound, st: EventState, it: CoreItem): unknown {
+  if (it.src === 'tramp') return b.tramps[it.id];
+  const inst = st.inst[it.inst];
+  if (!inst) throw trap('core instance used before it was created');
+  return inst.exports[it.name];
+}
+
+function memOf(b: Bound, st: EventState, o: CanonOpts): Mem {
+  return new Mem(
+    o.memory ? (coreItem(b, st, o.memory) as WebAssembly.Memory) : null,
+    o.realloc ? (coreItem(b, st, o.realloc) as (a: number, b: number, c: number, d: number) => number) : null,
+    st.handles,
+  );
+}
+
+interface Sig { params: Codec[]; result: Codec | null; tuple: Codec | null; resultViaMemory: boolean }
+const sigs = new WeakMap<CompFunc, Sig>();
+
+function sigOf(f: CompFunc, lower: boolean): Sig {
+  let s = sigs.get(f);
+  if (s) return s;
+  const ts = f.type.params.map((p) => p.t);
+  const flatP = ts.flatMap(flatten).length;
+  const flatR = f.type.result ? flatten(f.type.result).length : 0;
+  s = {
+    params: ts.map((t) => codec(t)),
+    result: f.type.result ? codec(f.type.result) : null,
+    tuple: flatP > MAX_FLAT_PARAMS ? codec(tupleOf(ts)) : null,
+    resultViaMemory: flatR > MAX_FLAT_RESULTS,
+  };
+  void lower;
+  sigs.set(f, s);
+  return s;
+}
+
+/** Calls a lifted (guest) function with JS values and returns its JS result. */
+function callLifted(b: Bound, st: EventState, f: Extract<CompFunc, { kind: 'lift' }>, vals: unknown[]): unknown {
+  const s = sigOf(f, false);
+  const core = coreItem(b, st, f.core) as Function;
+  const m = memOf(b, st, f.opts);
+  const args: unknown[] = [];
+  if (s.tuple) {
+    const p = m.alloc(s.tuple.align, s.tuple.size);
+    s.tuple.store(m, vals, p);
+    args.push(p);
+  } else s.params.forEach((c, i) => c.lower(m, vals[i], args));
+  const ret = core(...args);
+  let v: unknown;
+  if (s.result) v = s.resultViaMemory ? s.result.load(m, (ret as number) >>> 0) : s.result.lift(m, [ret], { i: 0 });
+  if (f.opts.postReturn) (coreItem(b, st, f.opts.postReturn) as Function)(...(ret === undefined ? [] : [ret]));
+  return v;
+}
+
+function implFor(b: Bound, st: EventState, f: CompFunc): HostFn {
+  if (f.kind === 'lift') return (...vals: unknown[]) => callLifted(b, st, f, vals);
+  const key = `${f.iface}#${f.name}`;
+  return st.host.funcs[key] ?? denied(key, f.type);
+}
+
+function bind(image: ComponentImage): Bound {
+  let b = boundCache.get(image);
+  if (b) return b;
+  const rt: Bound['rt'] = { cur: null };
+  const bound: Bound = { tramps: [], metas: image.modules.map((m) => moduleMeta(m)), rt };
+  const { resources } = image.plan;
+  bound.tramps = image.plan.trampolines.map((t, id): Function => {
+    if (t.kind === 'resource.drop') {
+      const guest = resources[t.res]?.guestDefined ?? false;
+      return (h: number) => {
+        const e = rt.cur!.handles.remove(h >>> 0, t.res);
+        if (e.own && !guest) (e.rep as { drop?: () => void } | null)?.drop?.();
+      };
+    }
+    if (t.kind === 'resource.new') return (rep: number) => rt.cur!.handles.add(t.res, rep >>> 0);
+    if (t.kind === 'resource.rep') return (h: number) => rt.cur!.handles.get(h >>> 0, t.res).rep;
+    if (t.kind !== 'lower') throw new Error('unreachable');
+    const f = t.func;
+    const s = sigOf(f, true);
+    const opts = t.opts;
+    return (...args: any[]) => {
+      const st = rt.cur!;
+      const m = memOf(bound, st, opts);
+      let vals: unknown[];
+      if (s.tuple) vals = s.tuple.load(m, args[0] >>> 0) as unknown[];
+      else {
+        const it = { i: 0 };
+        vals = s.params.map((c) => c.lift(m, args, it));
+      }
+      const impl = (st.impls[id] ??= implFor(bound, st, f));
+      const r = impl(...vals);
+      if (!s.result) return undefined;
+      if (s.resultViaMemory) {
+        s.result.store(m, r, args[args.length - 1] >>> 0);
+        return undefined;
+      }
+      const out: unknown[] = [];
+      s.result.lower(m, r, out);
+      return out[0];
+    };
+  });
+  boundCache.set(image, bound);
+  return bound;
+}
+
+const empty = new Uint8Array(0);
+
+function isRewrittenMemory(meta: ModuleMeta): boolean {
+  return meta.memory !== null && meta.memory.module === MEMORY_IMPORT.module && meta.memory.name === MEMORY_IMPORT.name;
+}
+
+export interface Instantiated {
+  bound: Bound;
+  st: EventState;
+  /** The first capped memory (the main module's), for memory-limit classification. */
+  memory: WebAssembly.Memory | null;
+  release(): void;
+}
+
+/** Instantiates every core module of the component for one event. Throws what the guest's start code throws. */
+export function instantiate(image: ComponentImage, host: WasiP2Host, limits: Limits, provided: { meta: ModuleMeta; memory: WebAssembly.Memory | null }[]): { bound: Bound; st: EventState } {
+  const b = bind(image);
+  const st: EventState = { inst: [], handles: new Handles(), host, impls: [] };
+  b.rt.cur = st;
+  for (const ci of image.plan.instances) {
+    const imports: Record<string, Record<string, unknown>> = {};
+    for (const [name, arg] of Object.entries(ci.args)) {
+      if ('real' in arg) imports[name] = st.inst[arg.real]!.exports as Record<string, unknown>;
+      else {
+        const ns: Record<string, unknown> = {};
+        for (const [n, it] of Object.entries(arg.items)) ns[n] = coreItem(b, st, it);
+        imports[name] = ns;
+      }
+    }
+    const meta = b.metas[ci.module]!;
+    if (isRewrittenMemory(meta)) {
+      const { memory, error } = makeMemory(meta, limits);
+      if (error) throw Object.assign(new Error(error.message), { guestError: error });
+      provided.push({ meta, memory });
+      imports[MEMORY_IMPORT.module] = { ...(imports[MEMORY_IMPORT.module] ?? {}), [MEMORY_IMPORT.name]: memory };
+    }
+    st.inst.push(new WebAssembly.Instance(image.modules[ci.module]!, imports as WebAssembly.Imports));
+  }
+  return { bound: b, st };
+}
+
+/** Runs wasi:cli/run#run once on a fresh instance. Never throws for anything the guest does. */
+export function runComponentCommand(image: ComponentImage, input: CommandInput, limits: Limits, grants?: Grants): GuestRun {
+  if (input.stdin.length > limits.maxStdinBytes) {
+    return {
+      ok: false,
+      error: {
+        kind: 'memory-limit',
+        message: `event body of ${formatBytes(input.stdin.length)} is above the stdin limit of ${formatBytes(limits.maxStdinBytes)} (maxStdinBytes); the guest was not run`,
+      },
+      stdout: empty,
+      stderr: empty,
+    };
+  }
+  const run = findExport(image, 'wasi:cli/run', 'run');
+  if (!run || run.kind !== 'lift') {
+    return { ok: false, error: { kind: 'invalid-module', message: 'component exports no wasi:cli/run interface: it is not a WASI 0.2 command (abi: component runs wasi:cli/run)' }, stdout: empty, stderr: empty };
+  }
+  const env = grants && Object.keys(grants.env).length > 0 ? { ...grants.env, ...input.env } : input.env;
+  let host: WasiP2Host;
+  try {
+    host = createWasiP2({ args: [ARGV0, ...input.args], env, stdin: input.stdin, maxStdoutBytes: limits.maxStdoutBytes, preopens: grants?.dirs ?? [] });
+  } catch (err) {
+    return { ok: false, error: { kind: 'invalid-module', message: (err as Error).message }, stdout: empty, stderr: empty };
+  }
+  const provided: { meta: ModuleMeta; memory: WebAssembly.Memory | null }[] = [];
+  let b: Bound | null = null;
+  try {
+    const r = instantiate(image, host, limits, provided);
+    b = r.bound;
+    const status = callLifted(r.bound, r.st, run, []) as { tag: string } | undefined;
+    if (status && status.tag === 'err') {
+      return { ok: false, error: { kind: 'exit', message: 'guest exited with code 1 (wasi:cli/run returned an error)', exitCode: 1 }, stdout: host.stdout(), stderr: host.stderr() };
+    }
+    return { ok: true, exitCode: 0, stdout: host.stdout(), stderr: host.stderr() };
+  } catch (err) {
+    const ge = (err as { guestError?: GuestErrorInfo }).guestError;
+    if (ge) return { ok: false, error: ge, stdout: host.stdout(), stderr: host.stderr() };
+    const memory = provided[0]?.memory ?? null;
+    const e = classify(err, memory, limits);
+    if (e.kind === 'exit' && e.exitCode === 0) return { ok: true, exitCode: 0, stdout: host.stdout(), stderr: host.stderr() };
+    return { ok: false, error: e, stdout: host.stdout(), stderr: host.stderr() };
+  } finally {
+    if (b) b.rt.cur = null;
+    host.dispose();
+    for (const p of provided) releaseMemory(p.meta, limits, p.memory);
+  }
+}
