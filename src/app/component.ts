@@ -61,6 +61,7 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
     component: spec.name,
     dataDir: ctx.dataDir,
     prefetch: scaling.maxReplicaCount,
+    ...(spec.module !== undefined ? { maxEventBytes: spec.limits.maxStdinBytes } : {}),
   });
   const sinkEntry = sinks[spec.sink.type]!;
   const sink = sinkEntry.create(sinkEntry.config.parse(spec.sink), { dataDir: ctx.dataDir, component: spec.name });

@@ -54,6 +54,11 @@ export interface SourceOptions {
   dataDir: string;
   /** Upper bound on events held un-acked at once (the component's maxReplicaCount). */
   prefetch: number;
+  /**
+   * Largest event body the component can run (its maxStdin); a source that builds the body itself
+   * (smtp) refuses a larger one at ingress instead of accepting an event that can only dead-letter.
+   */
+  maxEventBytes?: number;
 }
 
 /** Each source file exports one of these as `create`. Metadata values are strings, as in KEDA. */
