@@ -1,19 +1,50 @@
 import { Command } from 'commander';
 import { commands } from './commands/index.js';
 
-/** Builds the `featherweight` program; exported so tests can drive it in-process. */
-export function buildProgram(): Command {
-  const program = new Command('featherweight')
+export const VERSION = '0.1.0';
+
+function baseProgram(): Command {
+  return new Command('featherweight')
     .description('Event-driven WebAssembly workers that scale like KEDA, in microseconds')
-    .version('0.1.0')
+    .version(VERSION)
     .showHelpAfterError();
-  for (const register of commands) register(program);
+}
+
+/**
+ * The program with the named commands registered (all of them when `only` is absent). One command's
+ * file is all a run of that command imports; help, completion and unknown names load them all.
+ */
+export async function buildProgram(only?: string[]): Promise<Command> {
+  const program = baseProgram();
+  const wanted = only ? commands.filter(([name]) => only.includes(name)) : commands;
+  const modules = await Promise.all(wanted.map(([, load]) => load()));
+  for (const m of modules) m.register(program);
   return program;
 }
 
+const known = new Set(commands.map(([name]) => name));
+
+/** Which commands this argv needs: one for `<cmd> ...` and `help <cmd>`, none for --version, else all. */
+export function commandsFor(args: string[]): string[] | undefined {
+  const first = args[0];
+  if (first === undefined) return undefined;
+  if (known.has(first)) return [first];
+  if (first === 'help' && args[1] !== undefined && known.has(args[1])) return [args[1]];
+  if ((first === '--version' || first === '-V') && args.length === 1) return [];
+  return undefined;
+}
+
+/** `featherweight x.wasm ...` means `featherweight run x.wasm ...`, as `wasmtime x.wasm` does. */
+export function withImplicitRun(args: string[]): string[] {
+  const first = args[0];
+  return first !== undefined && !known.has(first) && /\.(wasm|wat)$/i.test(first) ? ['run', ...args] : args;
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
+  const args = withImplicitRun(argv.slice(2));
   try {
-    await buildProgram().parseAsync(argv);
+    const program = await buildProgram(commandsFor(args));
+    await program.parseAsync([...argv.slice(0, 2), ...args]);
   } catch (err) {
     console.error(`featherweight: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;

@@ -8,13 +8,16 @@ import type { GuestErrorInfo } from '../core/errors.js';
 import { moduleMeta, PAGE, type MemoryMeta, type ModuleMeta } from './compile.js';
 import type { Grants, Limits } from './limits.js';
 import { formatBytes, type GuestRun } from './result.js';
+import { withStdio, type Stdio } from './stdio.js';
 import { createWasi, OutputLimitExceeded, ProcExit, type Wasi } from './wasi.js';
 
 export interface CommandInput {
   stdin: Uint8Array;
   env: Record<string, string>;
-  /** Arguments after the program name; the guest sees argv = ['guest', ...args]. */
+  /** Arguments after the program name; the guest sees argv = [argv0, ...args]. */
   args: string[];
+  /** The program name, argv[0] (default 'guest'; `featherweight run` passes the module's file name, as wasmtime). */
+  argv0?: string;
 }
 
 export const ARGV0 = 'guest';
@@ -173,8 +176,11 @@ export function classify(err: unknown, memory: WebAssembly.Memory | null, limits
   return { kind: 'trap', message: `guest trapped: ${(err as Error)?.message ?? String(err)}` };
 }
 
-/** Runs the module's _start once on a fresh instance. Never throws for anything the guest does. */
-export function runWasiCommand(module: WebAssembly.Module, input: CommandInput, limits: Limits, grants?: Grants): GuestRun {
+/**
+ * Runs the module's _start once on a fresh instance. Never throws for anything the guest does. With
+ * `stdio`, output goes there as it is written (the result's stdout/stderr stay empty) and stdin may be read live.
+ */
+export function runWasiCommand(module: WebAssembly.Module, input: CommandInput, limits: Limits, grants?: Grants, stdio?: Stdio): GuestRun {
   if (input.stdin.length > limits.maxStdinBytes) {
     return {
       ok: false,
@@ -193,7 +199,7 @@ export function runWasiCommand(module: WebAssembly.Module, input: CommandInput, 
 
   const env = grants && Object.keys(grants.env).length > 0 ? { ...grants.env, ...input.env } : input.env;
   const wasi = createWasi({
-    args: [ARGV0, ...input.args],
+    args: [input.argv0 ?? ARGV0, ...input.args],
     env,
     stdin: input.stdin,
     maxStdoutBytes: limits.maxStdoutBytes,
@@ -201,7 +207,9 @@ export function runWasiCommand(module: WebAssembly.Module, input: CommandInput, 
   });
   let memory = provided;
   try {
-    const instance = new WebAssembly.Instance(module, importObject(wasi, meta, provided));
+    const imports = importObject(wasi, meta, provided);
+    if (stdio) imports[WASI] = withStdio(wasi.imports[WASI], () => memory, stdio, limits.maxStdoutBytes);
+    const instance = new WebAssembly.Instance(module, imports);
     memory = instance.exports.memory as WebAssembly.Memory;
     wasi.bind(memory);
     (instance.exports._start as () => void)();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot, runCli } from '../helpers/cli.js';
+import { repoRoot, runCli, spawnCli } from '../helpers/cli.js';
 
 const guest = (name: string) => path.join(repoRoot, 'guests/build', `${name}.wasm`);
 
@@ -130,4 +130,92 @@ test('call: trap, unknown export, wrong arguments and a runaway export end in th
   const loop = await runCli(['call', guest('loop'), '_start', '--timeout', '300ms']);
   assert.equal(loop.code, 124);
   assert.match(loop.stderr, /^featherweight: timeout: guest ran past 300ms\n$/);
+});
+
+// A guest that writes one line to stdout and one to stderr, then spins until the watchdog ends it.
+const chattyLoopWat = `(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "started\\n")
+  (data (i32.const 32) "on stderr\\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16)) (i32.store (i32.const 4) (i32.const 8))
+    (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.store (i32.const 0) (i32.const 32)) (i32.store (i32.const 4) (i32.const 10))
+    (drop (call $w (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (loop (br 0))))`;
+
+function tmpWat(text: string, name = 'guest.wat'): { dir: string; file: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-run-'));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return { dir, file };
+}
+
+test('run: output is streamed while the guest runs, and kept when the timeout ends it', async () => {
+  const { dir, file } = tmpWat(chattyLoopWat);
+  try {
+    // Live: the line arrives while the process is still running (the timeout is far away).
+    const child = spawnCli(['run', file, '--timeout', '120s']);
+    child.stdin!.end();
+    const exited = new Promise((r) => child.once('exit', r));
+    const seen = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d) => {
+        out += d;
+        if (out.includes('started\n')) resolve(out);
+      });
+      child.once('exit', () => reject(new Error(`exited before printing: ${out}`)));
+    });
+    assert.equal(seen, 'started\n');
+    assert.equal(child.exitCode, null, 'the guest is still running when its output arrives');
+    child.kill('SIGKILL');
+    await exited;
+    // Timed out: what it wrote comes first, then our one line.
+    const r = await runCli(['run', file, '--timeout', '500ms']);
+    assert.equal(r.code, 124);
+    assert.equal(r.stdout, 'started\n');
+    assert.equal(r.stderr, 'on stderr\nfeatherweight: timeout: guest ran past 500ms\n');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('run: stdin is inherited by default; argv[0] is the module file name, or --argv0', async () => {
+  const r = await runCli(['run', guest('echo'), '--', '--args'], { input: 'piped in\n' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'arg0=echo.wasm\narg1=--args\npiped in\n');
+  const named = await runCli(['run', guest('echo'), '--argv0', 'mytool', '--stdin', '/dev/null', '--', '--args'], { input: 'not read\n' });
+  assert.equal(named.stdout, 'arg0=mytool\narg1=--args\n');
+});
+
+test('run: .wat files, `featherweight x.wasm` as run, --invoke as call', async () => {
+  const { dir, file } = tmpWat(`(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+    (memory (export "memory") 1) (func (export "_start")))`, 'add.wat');
+  try {
+    assert.deepEqual(await runCli(['run', file]).then((r) => [r.code, r.stderr]), [0, '']);
+    const invoked = await runCli(['run', '--invoke', 'add', file, '2', '40']);
+    assert.deepEqual([invoked.code, invoked.stdout, invoked.stderr], [0, '42\n', '']);
+    const bare = await runCli([guest('trap')]);
+    assert.equal(bare.code, 134);
+    assert.equal(bare.stderr, 'about to trap\nfeatherweight: trap: guest trapped: unreachable\n');
+    fs.writeFileSync(file, '(module (func (export "_start") (call $nope)))');
+    const bad = await runCli(['run', file]);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /^featherweight: add\.wat:1:39: error: undefined function variable "\$nope"\n.*\(call \$nope\).*\n\s+\^+\n$/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('run, call: a bad flag or a missing argument exits 125 with one line', async () => {
+  for (const args of [['run', '--bogus', guest('noop')], ['run'], ['call', guest('add'), 'add', '--nope']]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 125, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, r.stderr);
+    assert.match(r.stderr, /^featherweight: (unknown option|missing required argument) .*\(see featherweight (run|call) --help\)\n$/);
+  }
+  const help = await runCli(['run', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Exit codes:/);
 });

@@ -5,8 +5,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { GuestErrorInfo, GuestErrorKind } from '../../core/errors.js';
 import { parseDuration, parseSize } from '../../core/units.js';
-import { createPool, formatMs, type Abi, type Job, type JobResult } from '../../runtime/pool.js';
-import { defaultLimits, loadModule, type DirGrant, type Limits } from '../../wasm/index.js';
+import type { Abi, Job, JobResult } from '../../runtime/pool.js';
+import { defaultLimits, type DirGrant, type Limits } from '../../wasm/limits.js';
+import type { GuestRun } from '../../wasm/result.js';
+import type { RunJob, RunReply } from '../run-worker.js';
 
 /**
  * Exit codes of `run` and `call` for each typed failure (a guest's own non-zero exit passes through):
@@ -54,12 +56,13 @@ export function limitsFrom(flags: LimitFlags): Limits {
 
 export function limitOptions(cmd: Command): Command {
   return cmd
-    .option('--timeout <duration>', `wall-clock limit, e.g. 500ms, 2s (default ${formatMs(defaultLimits.timeoutMs)})`)
+    .option('--timeout <duration>', `wall-clock limit, e.g. 500ms, 2s (default ${defaultLimits.timeoutMs / 1000}s)`)
     .option('--max-memory <size>', 'linear memory limit, e.g. 16MiB (default 64MiB)');
 }
 
 /** Runs one job on a one-replica pool (so the watchdog applies) and returns its result. */
 export async function runOnce(module: WebAssembly.Module, abi: Abi, limits: Limits, job: Job, dirs: DirGrant[] = [], env: Record<string, string> = {}): Promise<JobResult> {
+  const { createPool } = await import('../../runtime/pool.js');
   const pool = createPool({ module, abi, limits, grants: { env, dirs }, maxThreads: 1, warmThreads: 1 });
   try {
     pool.setReplicas(1);
@@ -100,55 +103,152 @@ function parseDirs(items: string[], writable: boolean, flag: string): DirGrant[]
   });
 }
 
-function readStdin(source: string | undefined): Uint8Array {
-  if (source === undefined) return new Uint8Array(0);
+/** The module, from a .wasm file or a .wat text file (compiled with wabt, as `wasmtime run x.wat` does). */
+export async function loadGuest(file: string): Promise<WebAssembly.Module> {
+  const { compileModule, loadModule } = await import('../../wasm/compile.js');
+  if (!/\.wat$/i.test(file)) return loadModule(file).module;
+  let text: string;
   try {
-    return fs.readFileSync(source === '-' ? 0 : source);
+    text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`--stdin ${source}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`cannot read module ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message}`);
+  }
+  const wabt = await (await import('wabt')).default();
+  let parsed: ReturnType<typeof wabt.parseWat> | undefined;
+  try {
+    parsed = wabt.parseWat(path.basename(file), text, { multi_value: true, bulk_memory: true, sign_extension: true, mutable_globals: true, sat_float_to_int: true });
+    parsed.resolveNames();
+    parsed.validate();
+    return compileModule(parsed.toBinary({}).buffer).module;
+  } catch (err) {
+    // wabt's message already names the file, line and column, then the offending line.
+    throw new Error(String((err as Error).message ?? err).replace(/^\w+ failed:\s*/, '').trimEnd());
+  } finally {
+    parsed?.destroy();
   }
 }
 
-interface RunFlags extends LimitFlags { stdin?: string; env?: string[]; dir?: string[]; dirRw?: string[] }
+/** Reads --stdin FILE (or "-", this process's stdin, to its end) into memory; null means inherited, read live. */
+function stdinFrom(source: string | undefined, limit: number): Uint8Array | null {
+  if (source === undefined) return null;
+  let bytes: Uint8Array;
+  try {
+    bytes = fs.readFileSync(source === '-' ? 0 : source);
+  } catch (err) {
+    throw new Error(`--stdin ${source}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (bytes.length > limit) throw new Error(`--stdin ${source}: ${bytes.length} bytes is above --max-stdin (${limit} bytes)`);
+  return bytes;
+}
+
+// From source the thread must register tsx itself (as the pool's workers do); from dist it is plain JS.
+const fromSource = import.meta.url.endsWith('.ts');
+const workerUrl = new URL(`../run-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
+const workerBoot = fromSource
+  ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); });`
+  : `import(${JSON.stringify(workerUrl.href)});`;
+
+/** One line of ours on stderr, written at once (the guest's thread writes fd 2 directly too). */
+function say(line: string): void {
+  fs.writeSync(2, `featherweight: ${line}\n`);
+}
+
+/**
+ * Runs the guest on its own thread, which streams its output. The thread starts first, so its boot
+ * overlaps reading and compiling the module. On a timeout the process exits at once: the thread may
+ * be blocked reading a terminal, which no terminate() can interrupt, and what it wrote is already out.
+ */
+async function runLive(file: string, job: Omit<RunJob, 'module'>): Promise<void> {
+  const { Worker } = await import('node:worker_threads');
+  const worker = new Worker(workerBoot, { eval: true, stdin: false, stdout: false, stderr: false });
+  const died = new Promise<never>((_, reject) => {
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the guest's thread stopped (exit code ${code}) before the guest finished`)));
+  });
+  died.catch(() => {});
+  const booted = new Promise<void>((resolve) => worker.once('message', () => resolve()));
+  let module: WebAssembly.Module;
+  try {
+    module = await loadGuest(file);
+    await Promise.race([booted, died]);
+  } catch (err) {
+    void worker.terminate();
+    throw err;
+  }
+  // The clock starts when the guest does, as in the pool: a slow thread start is not the guest's time.
+  const done = new Promise<GuestRun>((resolve) => worker.once('message', (m: RunReply) => resolve(m.result)));
+  worker.postMessage({ ...job, module } satisfies RunJob);
+  const timer = setTimeout(() => {
+    say(`timeout: guest ran past ${job.limits.timeoutMs % 1000 === 0 ? `${job.limits.timeoutMs / 1000}s` : `${job.limits.timeoutMs}ms`}`);
+    process.exit(exitCodes.timeout);
+  }, job.limits.timeoutMs);
+  let result: GuestRun;
+  try {
+    result = await Promise.race([done, died]);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const oom = e.code === 'ERR_WORKER_OUT_OF_MEMORY';
+    result = { ok: false, error: { kind: oom ? 'memory-limit' : 'trap', message: e.message }, stdout: new Uint8Array(0), stderr: new Uint8Array(0) };
+  } finally {
+    clearTimeout(timer);
+  }
+  void worker.terminate();
+  if (!result.ok) {
+    // A guest's own non-zero exit speaks for itself (its stderr, its code), as under wasmtime.
+    if (result.error.kind !== 'exit') say(`${result.error.kind}: ${result.error.message}`);
+    process.exitCode = exitCodeFor(result.error);
+  }
+}
+
+interface RunFlags extends LimitFlags { stdin?: string; env?: string[]; dir?: string[]; dirRw?: string[]; argv0?: string; invoke?: string }
+
+/**
+ * Usage errors of `run` and `call` (unknown flag, missing argument) exit 125 with one line, so a
+ * script can tell them from the guest's own codes; --help and --version still exit 0.
+ */
+export function usageErrors(cmd: Command): Command {
+  return cmd
+    .showHelpAfterError(false)
+    .configureOutput({ outputError: (str, write) => write(`featherweight: ${str.replace(/^error: /, '').trimEnd()} (see featherweight ${cmd.name()} --help)\n`) })
+    .exitOverride((err) => {
+      process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : HOST_ERROR);
+    });
+}
 
 export function register(program: Command): void {
-  limitOptions(
+  usageErrors(limitOptions(
     program
       .command('run')
       .description('run a WASI command module once, like `wasmtime run`: the guest\'s stdout/stderr are printed and its exit code returned')
-      .argument('<module>', 'the .wasm file (a wasm32-wasi command exporting _start)')
+      .argument('<module>', 'the .wasm file (a wasm32-wasi command exporting _start), or a .wat text file')
       .argument('[args...]', 'arguments for the guest (put them after --)')
-      .option('--stdin <file>', 'feed this file to the guest\'s stdin ("-" for this process\'s stdin; default: empty)')
+      .option('--stdin <file>', 'feed this file to the guest\'s stdin ("-" reads all of this process\'s stdin first; default: the guest reads this process\'s stdin as it runs)')
       .option('--env <NAME=VALUE>', 'set an environment variable for the guest; NAME alone passes the host\'s value (repeatable)', collect)
       .option('--dir <HOST[::GUEST]>', 'grant read-only access to a host directory, seen by the guest at GUEST (repeatable)', collect)
-      .option('--dir-rw <HOST[::GUEST]>', 'like --dir, writable (repeatable)', collect),
+      .option('--dir-rw <HOST[::GUEST]>', 'like --dir, writable (repeatable)', collect)
+      .option('--argv0 <name>', 'the program name the guest sees as argv[0] (default: the module\'s file name)')
+      .option('--invoke <export>', 'call this exported function instead of running _start (as `featherweight call`)'),
   )
     .option('--max-output <size>', 'limit on stdout and on stderr, each (default 50MiB)')
-    .option('--max-stdin <size>', 'limit on the stdin size (default 25MiB)')
+    .option('--max-stdin <size>', 'limit on --stdin\'s size (default 25MiB; a live stdin is streamed, not held)')
     .addHelpText('after', `
 Exit codes: the guest's own code when it exits; ${exitCodes.timeout} timeout, ${exitCodes['invalid-module']} invalid module or bad flags,
-${exitCodes.trap} trap, ${exitCodes['memory-limit']} memory limit, ${exitCodes['output-limit']} output limit.`)
+${exitCodes.trap} trap, ${exitCodes['memory-limit']} memory limit, ${exitCodes['output-limit']} output limit.`))
     .action(async (file: string, args: string[], flags: RunFlags) => {
-      let result: JobResult;
       try {
+        if (flags.invoke !== undefined) {
+          const { callAndPrint } = await import('./call.js');
+          await callAndPrint(file, flags.invoke, args, flags);
+          return;
+        }
         const limits = limitsFrom(flags);
         const env = parseEnv(flags.env ?? []);
         const dirs = [...parseDirs(flags.dir ?? [], false, '--dir'), ...parseDirs(flags.dirRw ?? [], true, '--dir-rw')];
-        const stdin = readStdin(flags.stdin);
-        const { module } = loadModule(file);
-        result = await runOnce(module, 'wasi-command', limits, { kind: 'command', stdin, env: {}, args }, dirs, env);
+        const stdin = stdinFrom(flags.stdin, limits.maxStdinBytes);
+        await runLive(file, { limits, grants: { env, dirs }, argv0: flags.argv0 ?? path.basename(file), args, stdin });
       } catch (err) {
         hostFailure(err);
-        return;
-      }
-      if ('stdout' in result) {
-        if (result.stdout.length > 0) process.stdout.write(result.stdout);
-        if (result.stderr.length > 0) process.stderr.write(result.stderr);
-      }
-      if (!result.ok) {
-        // A guest's own non-zero exit speaks for itself (its stderr, its code), as under wasmtime.
-        if (result.error.kind !== 'exit') console.error(`featherweight: ${result.error.kind}: ${result.error.message}`);
-        process.exitCode = exitCodeFor(result.error);
       }
     });
 }
