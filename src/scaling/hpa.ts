@@ -2,7 +2,9 @@
  * The Kubernetes HPA's half of scaling (1<->N) as pure functions, after
  * pkg/controller/podautoscaler/replica_calculator.go and horizontal.go: per-metric sizing with
  * tolerance, the max across metrics, stabilization windows, rate policies with the replicas at the
- * start of each period, and the clamp to [max(min,1), max]. Times are milliseconds.
+ * start of each period, and the clamp to [max(min,1), max]; without a behavior, the legacy path
+ * (normalizeDesiredReplicas). Metric values and targets are compared as milli-value integers, as the
+ * HPA does with Quantity.MilliValue(). Times are milliseconds.
  */
 import type { HpaBehavior, MetricType, ScalingRules } from './spec.js';
 
@@ -12,6 +14,29 @@ export interface HpaMetric {
   value: number | null;
   target: number;
   metricType: MetricType;
+  /**
+   * The value as KEDA hands it to the HPA, in milli-units (an int64 Quantity), when the producer
+   * computed it itself (fallback: int64(target*1000*replicas)); else toMilli(value).
+   */
+  valueMilli?: number;
+}
+
+/** Largest int32: the HPA's replica counts are int32 and a recommendation is capped here. */
+export const MAX_INT32 = 2_147_483_647;
+/** --horizontal-pod-autoscaler-tolerance: the legacy path's tolerance (no behavior to carry one). */
+export const LEGACY_TOLERANCE = 0.1;
+/** --horizontal-pod-autoscaler-downscale-stabilization: the legacy path's scale-down window. */
+export const LEGACY_DOWNSCALE_STABILIZATION_MS = 300_000;
+/** scaleUpLimitFactor and scaleUpLimitMinimum of horizontal.go: the legacy per-sync scale-up limit. */
+const SCALE_UP_LIMIT_FACTOR = 2;
+const SCALE_UP_LIMIT_MINIMUM = 4;
+
+/**
+ * A float as KEDA puts it in a Quantity: int64(v * 1000) milli-units (Go truncates toward zero; the
+ * multiplication is the same IEEE double operation in JS and Go, so the integers agree).
+ */
+export function toMilli(v: number): number {
+  return Math.trunc(v * 1000);
 }
 
 export interface HpaState {
@@ -29,28 +54,49 @@ export interface HpaConfig {
   /** HPA minReplicas: KEDA sets max(minReplicaCount, 1). */
   minReplicas: number;
   maxReplicas: number;
-  behavior: HpaBehavior;
-}
-
-/** Is the usage ratio within tolerance (no change)? Per-direction tolerances as in Kubernetes 1.33+. */
-export function withinTolerance(ratio: number, behavior: HpaBehavior): boolean {
-  return 1 - behavior.scaleDown.tolerance <= ratio && ratio <= 1 + behavior.scaleUp.tolerance;
+  /** spec.behavior of the HPA; null when KEDA creates it without one (the controller's legacy path). */
+  behavior: HpaBehavior | null;
 }
 
 /**
- * Desired replicas for one external metric. AverageValue: ceil(value / target), independent of the
- * current count. Value: ceil(value / target x ready replicas). Within tolerance: the current count.
+ * Is the usage ratio within tolerance (no change)? Per-direction tolerances as in Kubernetes 1.33+;
+ * without a behavior the controller-wide --horizontal-pod-autoscaler-tolerance (0.1).
  */
-export function replicasForMetric(m: { value: number; target: number; metricType: MetricType }, currentReplicas: number, readyReplicas: number, behavior: HpaBehavior): number {
+export function withinTolerance(ratio: number, behavior: HpaBehavior | null): boolean {
+  const down = behavior?.scaleDown.tolerance ?? LEGACY_TOLERANCE;
+  const up = behavior?.scaleUp.tolerance ?? LEGACY_TOLERANCE;
+  return 1 - down <= ratio && ratio <= 1 + up;
+}
+
+/** int32(math.Ceil(x)) with the cap the controller applies before any clamping. */
+function ceilReplicas(x: number): number {
+  const r = Math.ceil(x);
+  return r > MAX_INT32 ? MAX_INT32 : r;
+}
+
+/**
+ * Desired replicas for one external metric, on milli-value integers as the replica calculator
+ * (GetExternalPerPodMetricReplicas / GetExternalMetricReplicas). AverageValue: ceil(value / target),
+ * independent of the current count. Value: ceil(value / target x ready replicas). Within tolerance:
+ * the current count. `valueMilli` overrides toMilli(value) when the producer built the Quantity.
+ */
+export function replicasForMetric(
+  m: { value: number; target: number; metricType: MetricType; valueMilli?: number },
+  currentReplicas: number,
+  readyReplicas: number,
+  behavior: HpaBehavior | null,
+): number {
+  const usage = m.valueMilli ?? toMilli(m.value);
+  const target = toMilli(m.target);
   if (m.metricType === 'AverageValue') {
-    const ratio = m.value / (m.target * currentReplicas);
+    const ratio = usage / (target * currentReplicas);
     if (withinTolerance(ratio, behavior)) return currentReplicas;
-    return Math.ceil(m.value / m.target);
+    return ceilReplicas(usage / target);
   }
-  const ratio = m.value / m.target;
-  if (currentReplicas === 0) return Math.ceil(ratio);
+  const ratio = usage / target;
+  if (currentReplicas === 0) return ceilReplicas(ratio);
   if (withinTolerance(ratio, behavior)) return currentReplicas;
-  return Math.ceil(ratio * readyReplicas);
+  return ceilReplicas(ratio * readyReplicas);
 }
 
 /** computeReplicasForMetrics: the max across metrics; null when no decision may be taken. */
@@ -58,7 +104,7 @@ export function replicasForMetrics(
   metrics: HpaMetric[],
   currentReplicas: number,
   readyReplicas: number,
-  behavior: HpaBehavior,
+  behavior: HpaBehavior | null,
 ): { replicas: number | null; metric?: string; reason?: string } {
   let best = -1;
   let bestName: string | undefined;
@@ -68,7 +114,7 @@ export function replicasForMetrics(
       invalid++;
       continue;
     }
-    const r = replicasForMetric({ value: m.value, target: m.target, metricType: m.metricType }, currentReplicas, readyReplicas, behavior);
+    const r = replicasForMetric({ value: m.value, target: m.target, metricType: m.metricType, ...(m.valueMilli !== undefined ? { valueMilli: m.valueMilli } : {}) }, currentReplicas, readyReplicas, behavior);
     if (r > best) {
       best = r;
       bestName = m.name;
@@ -150,7 +196,42 @@ function longestPeriod(rules: ScalingRules): number {
   return Math.max(0, ...rules.policies.map((p) => p.periodSeconds));
 }
 
-/** One HPA sync (reconcileAutoscaler) for an external-metrics HPA with behavior. */
+/**
+ * recordInitialRecommendation: the first time the controller sees an HPA it records the current
+ * count as a recommendation (at 0 too), so a fresh HPA does not scale down before its window passes.
+ */
+export function recordInitialRecommendation(state: HpaState, currentReplicas: number, now: number): HpaState {
+  return state.recommendations.length > 0 ? state : { ...state, recommendations: [{ at: now, replicas: currentReplicas }] };
+}
+
+/**
+ * The legacy path (no behavior): normalizeDesiredReplicas. The stabilized count is the max
+ * recommendation of the last 5 minutes (the new one included; a sample exactly at the cutoff still
+ * counts), then convertDesiredReplicasWithRules clamps it to [min, min(max, max(2 x current, 4))].
+ */
+export function normalizeLegacy(state: HpaState, current: number, desired: number, min: number, max: number, now: number): { replicas: number; reason: string; state: HpaState } {
+  const cutoff = now - LEGACY_DOWNSCALE_STABILIZATION_MS;
+  let stabilized = desired;
+  for (const r of state.recommendations) if (r.at >= cutoff && r.replicas > stabilized) stabilized = r.replicas;
+  const next = { ...state, recommendations: [...state.recommendations.filter((r) => r.at >= cutoff), { at: now, replicas: desired }] };
+  const rules = convertDesiredReplicasWithRules(current, stabilized, min, max);
+  const reason = rules.replicas !== stabilized ? rules.reason : stabilized !== desired ? 'ScaleDownStabilized' : rules.reason;
+  return { replicas: rules.replicas, reason, state: next };
+}
+
+/** convertDesiredReplicasWithRules: the legacy clamp with the per-sync scale-up limit max(2 x current, 4). */
+export function convertDesiredReplicasWithRules(current: number, desired: number, min: number, max: number): { replicas: number; reason: string } {
+  const scaleUpLimit = Math.max(SCALE_UP_LIMIT_FACTOR * current, SCALE_UP_LIMIT_MINIMUM);
+  const limited = max > scaleUpLimit ? { at: scaleUpLimit, reason: 'ScaleUpLimit' } : { at: max, reason: 'TooManyReplicas' };
+  if (desired < min) return { replicas: min, reason: 'TooFewReplicas' };
+  if (desired > limited.at) return { replicas: limited.at, reason: limited.reason };
+  return { replicas: desired, reason: 'DesiredWithinRange' };
+}
+
+/**
+ * One HPA sync (reconcileAutoscaler) for an external-metrics HPA: with a behavior
+ * (normalizeDesiredReplicasWithBehaviors) or, when config.behavior is null, the legacy path.
+ */
 export function hpaSync(config: HpaConfig, prev: HpaState, input: { now: number; currentReplicas: number; readyReplicas: number; metrics: HpaMetric[] }): HpaResult {
   const { now, currentReplicas: current } = input;
   const { behavior, minReplicas: min, maxReplicas: max } = config;
@@ -169,6 +250,10 @@ export function hpaSync(config: HpaConfig, prev: HpaState, input: { now: number;
     const computed = replicasForMetrics(input.metrics, current, input.readyReplicas, behavior);
     if (computed.replicas === null) return { replicas: current, recommendation: null, reason: computed.reason!, state: prev };
     recommendation = computed.replicas;
+    if (behavior === null) {
+      const legacy = normalizeLegacy(state, current, recommendation, min, max, now);
+      return { replicas: legacy.replicas, recommendation, reason: legacy.reason, state: legacy.state };
+    }
     const stable = stabilize(state, behavior, current, recommendation, now);
     state = stable.state;
     const s = stable.replicas;
@@ -191,7 +276,8 @@ export function hpaSync(config: HpaConfig, prev: HpaState, input: { now: number;
       }
     }
   }
-  if (target !== current) {
+  // storeScaleEvent: only with a behavior (the legacy path has no rate policies to feed).
+  if (target !== current && behavior !== null) {
     const change = Math.abs(target - current);
     if (target > current) {
       const keepFor = longestPeriod(behavior.scaleUp) * 1000;

@@ -7,22 +7,20 @@
  * Scale-in safety: the loop only sets a count; the pool drains busy replicas before stopping them,
  * and sources count in-flight events in their lag, so a busy replica is never scaled away under it.
  */
-import type { ScalingSpec } from './spec.js';
+import { hpaBehavior, type ScalingSpec } from './spec.js';
 import {
-  evaluateActivity,
-  fallbackMetricValue,
+  activityOf,
+  applyFallback,
+  compositeMetric,
   fallbackReplicas,
-  formulaOf,
-  compositeValue,
-  inFallback,
   kedaDecide,
-  triggerStatus,
+  triggerStatuses,
   type Activity,
   type KedaState,
   type MetricValues,
   type TriggerStatus,
 } from './keda.js';
-import { hpaSync, newHpaState, type HpaMetric, type HpaState } from './hpa.js';
+import { hpaSync, newHpaState, recordInitialRecommendation, type HpaMetric, type HpaState } from './hpa.js';
 
 /** Kubernetes' --horizontal-pod-autoscaler-sync-period; `simulate` uses it. */
 export const KUBERNETES_HPA_SYNC_MS = 15_000;
@@ -87,94 +85,97 @@ export interface Step {
 /**
  * KEDA + HPA state for one ScaledObject with the decision functions wired together, without timers
  * or I/O: poll() is one KEDA scale-loop tick, sync() one HPA sync, push() one external-push `true`.
+ * Fallback is applied on both (KEDA 2.20, #7244): failed polls and failed HPA reads count toward
+ * failureThreshold, and a trigger in fallback counts as active, so a target at 0 activates and
+ * lastActiveTime follows it.
  */
 export function createScaler(spec: ScalingSpec, createdAt: number) {
   const keda: KedaState = { createdAt, lastActiveTime: null };
+  const behavior = hpaBehavior(spec);
   let hpa: HpaState = newHpaState();
-  let hpaInitialized = false;
+  let hpaSeen = false;
   const failures = new Map<string, number>();
   let cached: MetricValues = {};
-  let lastTriggers: TriggerStatus[] = spec.triggers.map((t) => triggerStatus(t, undefined, createdAt));
+  let polled: TriggerStatus[] | null = null;
+  let lastTriggers: TriggerStatus[] = triggerStatuses(spec, {}, createdAt);
   let active = false;
+  let fallback = false;
   let composite: number | null | undefined;
 
   /** KEDA's decision on one activity (a poll's or a push's), recorded in the scaler's state. */
   function kedaStep(kind: 'poll' | 'push', now: number, act: Activity, current: number): Step {
     lastTriggers = act.triggers;
     active = act.active;
+    fallback = act.fallback;
     composite = act.composite;
     const d = kedaDecide(spec, keda, { now, currentReplicas: current, active: act.active, error: act.error });
     keda.lastActiveTime = d.lastActiveTime;
     const replicas = d.replicas !== null && d.replicas !== current ? d.replicas : null;
-    return { replicas, tick: { kind, at: now, triggers: act.triggers, active: act.active, desired: replicas ?? current, replicas: replicas ?? current, reason: `keda: ${d.reason}` } };
+    const reason = `keda: ${d.reason}${act.fallback ? ' (fallback)' : ''}`;
+    return { replicas, tick: { kind, at: now, triggers: act.triggers, active: act.active, desired: replicas ?? current, replicas: replicas ?? current, reason } };
   }
 
-  function poll(now: number, values: MetricValues, current: number): Step {
+  function poll(now: number, values: MetricValues, current: number, ready = current): Step {
     cached = { ...values };
-    return kedaStep('poll', now, evaluateActivity(spec, values, now), current);
+    const statuses = applyFallback(spec, triggerStatuses(spec, values, now), failures, current, ready);
+    polled = statuses;
+    return kedaStep('poll', now, activityOf(spec, statuses), current);
   }
 
   /** External push: only `true` counts (KEDA ignores pushed `false`); activates at once from zero. */
   function push(now: number, values: MetricValues, current: number): Step | null {
-    const act = evaluateActivity(spec, { ...cached, ...values }, now);
+    const act = activityOf(spec, triggerStatuses(spec, { ...cached, ...values }, now));
     if (!act.active || spec.paused) return null;
-    return kedaStep('push', now, act, current);
+    return kedaStep('push', now, { ...act, fallback }, current);
   }
 
   function sync(now: number, values: MetricValues, current: number, ready: number): Step {
+    if (!hpaSeen && !spec.paused) {
+      // recordInitialRecommendation: the first reconcile of a new HPA records the current count.
+      hpa = recordInitialRecommendation(hpa, current, now);
+      hpaSeen = true;
+    }
     if (spec.paused || current === 0) {
       // KEDA deletes the HPA while paused; at zero the HPA is idle (ScalingDisabled). Nothing is read.
       const reason = spec.paused ? 'hpa: ScaledObjectPaused' : 'hpa: ScalingDisabled';
       return { replicas: null, tick: { kind: 'sync', at: now, triggers: lastTriggers, active, desired: current, replicas: current, reason } };
     }
-    const statuses = spec.triggers.map((t) => triggerStatus(t, t.useCachedMetrics && cached[t.name] !== undefined ? cached[t.name] : values[t.name], now));
-    for (const s of statuses) failures.set(s.name, s.error !== undefined ? (failures.get(s.name) ?? 0) + 1 : 0);
-    const tickBase = { kind: 'sync' as const, at: now, triggers: statuses, active };
-    if (!hpaInitialized && current > 0) {
-      // maybeInitScaleDownStabilizationWindow: a new HPA does not scale down before the window passes.
-      hpa = { ...hpa, recommendations: [{ at: now, replicas: current }] };
-      hpaInitialized = true;
-    }
-    const metrics = hpaMetrics(statuses, current, ready);
-    const r = hpaSync(
-      { minReplicas: Math.max(spec.minReplicaCount, 1), maxReplicas: spec.maxReplicaCount, behavior: spec.behavior },
-      hpa,
-      { now, currentReplicas: current, readyReplicas: ready, metrics: metrics.list },
-    );
+    // useCachedMetrics: the HPA read is answered from the last poll's record (fallback included).
+    const fresh = spec.triggers.some((t) => !t.useCachedMetrics || !polled);
+    const read = fresh ? applyFallback(spec, triggerStatuses(spec, values, now), failures, current, ready) : [];
+    const statuses = spec.triggers.map((t, i) => (t.useCachedMetrics && polled ? polled[i]! : read[i]!));
+    const metrics = hpaMetrics(statuses);
+    const r = hpaSync({ minReplicas: Math.max(spec.minReplicaCount, 1), maxReplicas: spec.maxReplicaCount, behavior }, hpa, {
+      now,
+      currentReplicas: current,
+      readyReplicas: ready,
+      metrics: metrics.list,
+    });
     hpa = r.state;
     const replicas = r.replicas !== current ? r.replicas : null;
     const reason = `hpa: ${r.reason}${metrics.fallback ? ' (fallback)' : ''}`;
-    return { replicas, tick: { ...tickBase, desired: r.recommendation ?? current, replicas: r.replicas, reason } };
+    return { replicas, tick: { kind: 'sync', at: now, triggers: statuses, active, desired: r.recommendation ?? current, replicas: r.replicas, reason } };
   }
 
-  /** The external metrics the HPA reads, with KEDA's fallback substituted for failing ones. */
-  function hpaMetrics(statuses: TriggerStatus[], current: number, ready: number): { list: HpaMetric[]; fallback: boolean } {
-    const fb = spec.fallback;
+  /**
+   * The external metrics the HPA reads (GetScaledObjectMetrics): one per trigger, or the composite
+   * alone under scalingModifiers (which fails when a trigger failed and none is in fallback).
+   */
+  function hpaMetrics(statuses: TriggerStatus[]): { list: HpaMetric[]; fallback: boolean } {
+    const usedFallback = statuses.some((s) => s.fallback !== undefined);
     const sm = spec.scalingModifiers;
-    const formula = formulaOf(spec);
-    if (sm && formula) {
-      const failed = statuses.filter((s) => s.value === null);
-      const beyond = failed.filter((s) => inFallback(fb, failures.get(s.name) ?? 0));
-      const metric = (value: number | null): HpaMetric => ({ name: 'composite-metric', value, target: sm.target, metricType: sm.metricType });
-      if (failed.length === 0) return { list: [metric(compositeValue(spec, statuses, formula, null))], fallback: false };
-      if (fb && fb.behavior === 'scalingModifiers') {
-        if (beyond.length < failed.length) return { list: [metric(null)], fallback: false };
-        const v = compositeValue(spec, statuses, formula, new Set(beyond.map((s) => s.name)));
-        if (v !== null) return { list: [metric(v)], fallback: true };
-        return { list: [metric(fallbackMetricValue({ ...fb, behavior: 'static' }, sm.target, sm.metricType, current, ready))], fallback: true };
-      }
-      if (fb && beyond.length > 0) return { list: [metric(fallbackMetricValue(fb, sm.target, sm.metricType, current, ready))], fallback: true };
-      return { list: [metric(null)], fallback: false };
+    if (sm) {
+      const c = compositeMetric(spec, statuses);
+      const list: HpaMetric[] = [{ name: 'composite-metric', value: c?.value ?? null, target: sm.target, metricType: sm.metricType, ...(c ? { valueMilli: c.valueMilli } : {}) }];
+      return { list, fallback: usedFallback };
     }
-    let usedFallback = false;
-    const list = statuses.map((s): HpaMetric => {
-      if (s.value !== null) return { name: s.name, value: s.value, target: s.target, metricType: s.metricType };
-      if (fb && inFallback(fb, failures.get(s.name) ?? 0)) {
-        usedFallback = true;
-        return { name: s.name, value: fallbackMetricValue(fb, s.target, s.metricType, current, ready), target: s.target, metricType: s.metricType };
-      }
-      return { name: s.name, value: null, target: s.target, metricType: s.metricType };
-    });
+    const list = statuses.map((s): HpaMetric => ({
+      name: s.name,
+      value: s.error !== undefined ? null : s.value,
+      target: s.target,
+      metricType: s.metricType,
+      ...(s.valueMilli !== undefined ? { valueMilli: s.valueMilli } : {}),
+    }));
     return { list, fallback: usedFallback };
   }
 
@@ -184,6 +185,10 @@ export function createScaler(spec: ScalingSpec, createdAt: number) {
     sync,
     get active() {
       return active;
+    },
+    /** Some trigger is in fallback (as of the last poll). */
+    get fallback() {
+      return fallback;
     },
     get lastActiveTime() {
       return keda.lastActiveTime;
@@ -279,7 +284,7 @@ export function createScaleLoop(opts: ScaleLoopOptions): ScaleLoop {
     if (!running) return;
     const values = await read();
     if (!running) return;
-    apply(scaler.poll(clock.now(), values, target.currentReplicas()));
+    apply(scaler.poll(clock.now(), values, target.currentReplicas(), ready()));
     schedulePoll();
   }
 

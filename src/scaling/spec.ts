@@ -4,8 +4,9 @@
  */
 import { z } from 'zod';
 import { parseOrThrow, formatPath, ValidationError } from '../core/validation.js';
-import { compileFormula } from './formula.js';
+import { compileFormula, dryRunFormula } from './formula.js';
 import { triggerTarget, TriggerMetadataError, type MetricType } from './triggers.js';
+import { LEGACY_DOWNSCALE_STABILIZATION_MS } from './hpa.js';
 
 export type { MetricType } from './triggers.js';
 
@@ -71,10 +72,18 @@ export interface ScalingSpec {
   restoreToOriginalReplicaCount: boolean;
   hpaName?: string;
   triggers: TriggerSpec[];
+  /** The ScaledObject's metadata.annotations (the manifest's scaling.annotations). */
+  annotations: Record<string, string>;
   /** autoscaling.keda.sh/paused (or paused-replicas present): neither KEDA nor the HPA changes replicas. */
   paused: boolean;
   /** autoscaling.keda.sh/paused-replicas: the count to hold while paused. */
   pausedReplicas?: number;
+  /** autoscaling.keda.sh/paused-scale-in: KEDA never deactivates; the HPA's scaleDown selectPolicy is Disabled. */
+  pausedScaleIn: boolean;
+  /** autoscaling.keda.sh/paused-scale-out: KEDA never activates; the HPA's scaleUp selectPolicy is Disabled. */
+  pausedScaleOut: boolean;
+  /** autoscaling.keda.sh/force-activation: KEDA treats the triggers as active whatever they read. */
+  forceActivation: boolean;
 }
 
 export interface ScaledObjectConfig {
@@ -161,6 +170,11 @@ const rawSpecSchema = z.strictObject({
     })
     .optional(),
   triggers: z.array(triggerSchema).optional(),
+  /**
+   * Not a ScaledObject spec field: the manifest's place for what KEDA reads from the ScaledObject's
+   * metadata.annotations (paused, paused-replicas, paused-scale-in, paused-scale-out, force-activation).
+   */
+  annotations: z.record(z.string(), z.string({ error: 'annotation values are strings: quote them, e.g. "true"' })).optional(),
 });
 
 type RawSpec = z.output<typeof rawSpecSchema>;
@@ -183,7 +197,7 @@ export function defaultScaleUp(): ScalingRules {
 }
 
 export function defaultScaleDown(): ScalingRules {
-  return { stabilizationWindowSeconds: 300, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }], tolerance: defaultTolerance };
+  return { stabilizationWindowSeconds: LEGACY_DOWNSCALE_STABILIZATION_MS / 1000, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }], tolerance: defaultTolerance };
 }
 
 function rules(raw: RawRules | undefined, def: ScalingRules): ScalingRules {
@@ -243,7 +257,7 @@ function crossCheck(spec: ScalingSpec, rawTriggers: Array<{ metricType?: string 
     seen.add(t.name);
     if (t.useCachedMetrics && t.type === 'cron') issues.push({ path: at('triggers', i, 'useCachedMetrics'), message: 'not supported for the cron scaler' });
     try {
-      triggerTarget(t);
+      triggerTarget(t, { asMetricSource: !!spec.scalingModifiers });
     } catch (err) {
       if (!(err instanceof TriggerMetadataError)) throw err;
       issues.push({ path: err.key ? at('triggers', i, 'metadata', err.key) : at('triggers', i, 'type'), message: err.message });
@@ -252,7 +266,8 @@ function crossCheck(spec: ScalingSpec, rawTriggers: Array<{ metricType?: string 
   const sm = spec.scalingModifiers;
   if (sm && spec.triggers.length > 0) {
     try {
-      compileFormula(sm.formula, spec.triggers.filter((t) => t.named).map((t) => t.name));
+      const named = spec.triggers.filter((t) => t.named).map((t) => t.name);
+      dryRunFormula(compileFormula(sm.formula, named), named);
     } catch (err) {
       issues.push({ path: at('advanced', 'scalingModifiers', 'formula'), message: (err as Error).message });
     }
@@ -301,9 +316,69 @@ function normalize(raw: RawSpec): ScalingSpec {
     restoreToOriginalReplicaCount: adv?.restoreToOriginalReplicaCount ?? false,
     ...(hpa?.name ? { hpaName: hpa.name } : {}),
     triggers: nameTriggers(raw.triggers ?? []),
-    paused: false,
+    annotations: raw.annotations ?? {},
+    ...readAnnotations(raw.annotations ?? {}),
   };
   return spec;
+}
+
+const pausedAnnotation = 'autoscaling.keda.sh/paused';
+const pausedReplicasAnnotation = 'autoscaling.keda.sh/paused-replicas';
+const pausedScaleInAnnotation = 'autoscaling.keda.sh/paused-scale-in';
+const pausedScaleOutAnnotation = 'autoscaling.keda.sh/paused-scale-out';
+const forceActivationAnnotation = 'autoscaling.keda.sh/force-activation';
+
+/**
+ * getBoolAnnotation of KEDA: absent is false; Go's strconv.ParseBool on the raw value (no trimming);
+ * a value that is not a boolean counts as true.
+ */
+function boolAnnotation(annotations: Record<string, string>, key: string): boolean {
+  const v = annotations[key];
+  if (v === undefined) return false;
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  return true;
+}
+
+type AnnotationFlags = Pick<ScalingSpec, 'paused' | 'pausedReplicas' | 'pausedScaleIn' | 'pausedScaleOut' | 'forceActivation'>;
+
+/** The scaling switches KEDA reads from annotations (valid values assumed; see annotationIssues). */
+function readAnnotations(annotations: Record<string, string>): AnnotationFlags {
+  const replicas = annotations[pausedReplicasAnnotation];
+  const pausedReplicas = replicas !== undefined && /^[+-]?\d+$/.test(replicas) ? Number(replicas) : undefined;
+  return {
+    // NeedToBePausedByAnnotation: paused-replicas present pauses whatever `paused` says.
+    paused: replicas !== undefined || boolAnnotation(annotations, pausedAnnotation),
+    ...(pausedReplicas !== undefined ? { pausedReplicas } : {}),
+    pausedScaleIn: boolAnnotation(annotations, pausedScaleInAnnotation),
+    pausedScaleOut: boolAnnotation(annotations, pausedScaleOutAnnotation),
+    forceActivation: boolAnnotation(annotations, forceActivationAnnotation),
+  };
+}
+
+function annotationIssues(annotations: Record<string, string>, at: PropertyKey[]): Issue[] {
+  const v = annotations[pausedReplicasAnnotation];
+  // GetPausedReplicaCount: strconv.ParseInt(v, 10, 32); KEDA's reconcile fails on anything else.
+  if (v !== undefined && (!/^[+-]?\d+$/.test(v) || Math.abs(Number(v)) > 2_147_483_647)) {
+    return [{ path: [...at, pausedReplicasAnnotation], message: `must be a whole number of replicas, got ${JSON.stringify(v)}` }];
+  }
+  if (v !== undefined && Number(v) < 0) return [{ path: [...at, pausedReplicasAnnotation], message: `must not be negative, got ${v}` }];
+  return [];
+}
+
+/**
+ * The behavior the HPA KEDA creates carries: null when the spec gives none and no pause annotation
+ * forces one (the controller then takes its legacy path); paused-scale-in / paused-scale-out set
+ * that direction's selectPolicy to Disabled (controllers/keda/hpa.go), and the API server defaults
+ * the rest of a non-nil behavior.
+ */
+export function hpaBehavior(spec: ScalingSpec): HpaBehavior | null {
+  if (!spec.behaviorGiven && !spec.pausedScaleIn && !spec.pausedScaleOut) return null;
+  const b = spec.behavior;
+  return {
+    scaleUp: spec.pausedScaleOut ? { ...b.scaleUp, selectPolicy: 'Disabled' } : b.scaleUp,
+    scaleDown: spec.pausedScaleIn ? { ...b.scaleDown, selectPolicy: 'Disabled' } : b.scaleDown,
+  };
 }
 
 function modifierIssues(raw: RawSpec): Issue[] {
@@ -324,8 +399,8 @@ function modifierIssues(raw: RawSpec): Issue[] {
  */
 export const scalingSpecSchema = rawSpecSchema
   .superRefine((raw, ctx) => {
-    const modifiers = modifierIssues(raw);
-    for (const i of modifiers) ctx.addIssue({ code: 'custom', path: i.path, message: i.message });
+    const modifiers = [...modifierIssues(raw), ...annotationIssues(raw.annotations ?? {}, ['annotations'])];
+    for (const i of modifiers) ctx.addIssue({ code: 'custom', path: i.path as (string | number)[], message: i.message });
     if (modifiers.length) return;
     const spec = normalize(raw);
     for (const i of crossCheck(spec, raw.triggers ?? [], [], raw.minReplicaCount !== undefined)) ctx.addIssue({ code: 'custom', path: i.path as (string | number)[], message: i.message });
@@ -349,9 +424,6 @@ export function withTriggers(spec: ScalingSpec, triggers: TriggerInput[], prefix
   return out;
 }
 
-const pausedAnnotation = 'autoscaling.keda.sh/paused';
-const pausedReplicasAnnotation = 'autoscaling.keda.sh/paused-replicas';
-
 const objectSchema = z.strictObject({
   apiVersion: z.literal('keda.sh/v1alpha1', { error: 'must be keda.sh/v1alpha1' }),
   kind: z.literal('ScaledObject', { error: 'must be ScaledObject' }),
@@ -369,7 +441,8 @@ const objectSchema = z.strictObject({
 
 /**
  * Parses a whole ScaledObject document (apiVersion keda.sh/v1alpha1, kind ScaledObject) or a bare
- * spec. At least one trigger is required, as in KEDA. Annotations paused / paused-replicas are read.
+ * spec. At least one trigger is required, as in KEDA. metadata.annotations become the spec's
+ * annotations (paused, paused-replicas, paused-scale-in, paused-scale-out, force-activation).
  */
 export function parseScaledObject(input: unknown): ScaledObjectConfig {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
@@ -386,26 +459,22 @@ export function parseScaledObject(input: unknown): ScaledObjectConfig {
     annotations = obj.metadata?.annotations ?? {};
     name = obj.metadata?.name;
     namespace = obj.metadata?.namespace;
-    spec = parseScalingSpec(obj.spec, 'spec');
+    const rawSpec = obj.spec ?? {};
+    if (rawSpec && typeof rawSpec === 'object' && 'annotations' in rawSpec) {
+      throw new ValidationError('ScaledObject', ['spec.annotations: not a ScaledObject spec field: put annotations under metadata.annotations']);
+    }
+    const withAnnotations = rawSpec && typeof rawSpec === 'object' && !Array.isArray(rawSpec) && Object.keys(annotations).length ? { ...rawSpec, annotations } : rawSpec;
+    try {
+      spec = parseScalingSpec(withAnnotations, 'spec');
+    } catch (err) {
+      // annotation problems are reported where they were written
+      if (err instanceof ValidationError) throw new ValidationError('ScaledObject', err.problems.map((p) => p.replace(/^spec\.annotations\./, 'metadata.annotations.')));
+      throw err;
+    }
   } else {
     spec = parseScalingSpec(doc, 'spec');
+    annotations = spec.annotations;
   }
   if (spec.triggers.length === 0) throw new ValidationError('ScaledObject', ['spec.triggers: required: at least one trigger']);
-  const problems: string[] = [];
-  let paused = false;
-  let pausedReplicas: number | undefined;
-  if (pausedReplicasAnnotation in annotations) {
-    const v = annotations[pausedReplicasAnnotation]!.trim();
-    if (!/^\d+$/.test(v)) problems.push(`metadata.annotations.${pausedReplicasAnnotation}: must be a whole number of replicas, got ${JSON.stringify(v)}`);
-    else {
-      paused = true;
-      pausedReplicas = Number(v);
-    }
-  } else if (pausedAnnotation in annotations) {
-    // KEDA parses it with Go's strconv.ParseBool; a value that is not a boolean still pauses.
-    paused = !['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(annotations[pausedAnnotation]!.trim());
-  }
-  if (problems.length) throw new ValidationError('ScaledObject', problems);
-  const out: ScalingSpec = { ...spec, paused, ...(pausedReplicas !== undefined ? { pausedReplicas } : {}) };
-  return { ...(name ? { name } : {}), ...(namespace ? { namespace } : {}), annotations, spec: out };
+  return { ...(name ? { name } : {}), ...(namespace ? { namespace } : {}), annotations, spec };
 }

@@ -108,11 +108,12 @@ for (const metricType of ['AverageValue', 'Value'] as const) {
     const r2 = scaler.sync(30_000, err, 2, 2);
     assert.deepEqual([r1.replicas, r2.replicas], [null, null], 'failures 1 and 2 do not exceed 2');
     const r3 = scaler.sync(45_000, err, 2, 2);
-    assert.equal(r3.replicas, 6, 'third failure: fallback');
-    assert.match(r3.tick.reason, /fallback/);
-    assert.equal(scaler.sync(60_000, err, 6, 6).replicas, null, 'stays at 6 (within tolerance)');
-    assert.equal(scaler.failures('q'), 4);
-    scaler.sync(75_000, { q: 60 }, 6, 6);
+    assert.equal(r3.replicas, 4, 'third failure: fallback, limited by the legacy path to max(2 x 2, 4)');
+    assert.match(r3.tick.reason, /ScaleUpLimit \(fallback\)/);
+    assert.equal(scaler.sync(60_000, err, 4, 4).replicas, 6, 'then fallback.replicas');
+    assert.equal(scaler.sync(75_000, err, 6, 6).replicas, null, 'stays at 6 (within tolerance)');
+    assert.equal(scaler.failures('q'), 5);
+    scaler.sync(90_000, { q: 60 }, 6, 6);
     assert.equal(scaler.failures('q'), 0, 'a good read resets the count');
   });
 }
