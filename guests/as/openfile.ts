@@ -15,7 +15,9 @@ const out = memory.data(16, 8);
 function tryOpen(dirfd: u32, path: string, write: bool): i32 {
   const p = String.UTF8.encode(path);
   const rights: u64 = write ? RIGHT_FD_WRITE : RIGHT_FD_READ;
-  const err = path_open(dirfd, 0, changetype<usize>(p), p.byteLength, write ? OFLAG_CREAT | OFLAG_TRUNC : 0, rights, rights, 0, out);
+  // lookupflags 1 = SYMLINK_FOLLOW, as wasi-libc's open() passes unless O_NOFOLLOW: links are followed,
+  // and must still never lead out of the grant.
+  const err = path_open(dirfd, 1, changetype<usize>(p), p.byteLength, write ? OFLAG_CREAT | OFLAG_TRUNC : 0, rights, rights, 0, out);
   if (err != 0) return -<i32>err;
   return <i32>load<u32>(out);
 }

@@ -7,6 +7,7 @@ import type { GuestErrorInfo } from '../core/errors.js';
 import { GuestError } from '../core/errors.js';
 import { instanceLimits, moduleMeta, type ExportCall, type Grants, type GuestRun, type Limits } from './guest.js';
 import type { Abi, CommandJob, ExportJob, FromWorker, Job, ToWorker, WorkerInit } from './protocol.js';
+import type { ComponentImage } from '../wasm/component/index.js';
 
 export type { Abi, CommandJob, ExportJob, Job } from './protocol.js';
 
@@ -28,6 +29,8 @@ export interface PoolOptions {
   abi: Abi;
   limits: Limits;
   grants?: Grants;
+  /** abi 'wasi-command' jobs run this WASI 0.2 component (wasi:cli/run) instead of `module` (its main core module). */
+  component?: ComponentImage;
   /** Upper bound on worker threads, so on jobs running at once. Default os.availableParallelism(). */
   maxThreads?: number;
   /** Threads kept started even at 0 replicas, so 0 -> 1 never waits for a thread start. Default 1. */
@@ -138,7 +141,7 @@ export function createPool(opts: PoolOptions): Pool {
   // A module whose tables (at their capped maximum) leave no room for its initial memory can never run.
   const budget = instanceLimits(moduleMeta(opts.module), opts.limits);
   if (budget.problem) throw new GuestError({ kind: 'memory-limit', message: budget.problem });
-  const init: WorkerInit = { module: opts.module, abi: opts.abi, limits: opts.limits, ...(opts.grants ? { grants: opts.grants } : {}) };
+  const init: WorkerInit = { module: opts.module, abi: opts.abi, limits: opts.limits, ...(opts.grants ? { grants: opts.grants } : {}), ...(opts.component ? { component: opts.component } : {}) };
   const timeoutMs = opts.limits.timeoutMs;
 
   let replicas = 0;

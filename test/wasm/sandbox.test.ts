@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createWasi, runWasiCommand, type Grants } from '../../src/wasm/index.js';
 import { dec, guest, limits, noInput } from './guests.js';
 
-const ENOENT = 44, EBADF = 8, EROFS = 69, ENOTCAPABLE = 76, EFAULT = 21, ENOSYS = 52;
+const ENOENT = 44, EBADF = 8, EROFS = 69, ENOTCAPABLE = 76, EFAULT = 21, ENOTSOCK = 57;
 
 function openfile(args: string[], grants?: Grants) {
   return runWasiCommand(guest('openfile'), { ...noInput, args }, limits(), grants);
@@ -95,7 +95,11 @@ test('a missing granted directory is a clear configuration error', () => {
 test('sockets are not available and bad pointers are errnos, not host exceptions', () => {
   const wasi = createWasi({ args: ['g'], env: {}, stdin: new Uint8Array(0), maxStdoutBytes: 1000, preopens: [] });
   const w = wasi.imports.wasi_snapshot_preview1;
-  for (const name of ['sock_accept', 'sock_recv', 'sock_send', 'sock_shutdown']) assert.equal(w[name]!(0, 0, 0, 0, 0, 0), ENOSYS);
+  // no fd is ever a socket: an open one is NOTSOCK, a closed one BADF (as wasmtime without sockets)
+  for (const name of ['sock_accept', 'sock_recv', 'sock_send', 'sock_shutdown']) {
+    assert.equal(w[name]!(0, 0, 0, 0, 0, 0), ENOTSOCK);
+    assert.equal(w[name]!(99, 0, 0, 0, 0, 0), EBADF);
+  }
   // before bind(): no memory, so every memory-touching call is EFAULT
   assert.equal(w.fd_write!(1, 0, 1, 0), EFAULT);
   const memory = new WebAssembly.Memory({ initial: 1 });

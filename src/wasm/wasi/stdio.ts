@@ -1,0 +1,51 @@
+/** stdin from a buffer, stdout/stderr into capped buffers (the CGI/WAGI model of wasi-command). */
+import type { Ctx } from './context.js';
+
+/** Thrown by fd_write when a stream passes its cap. */
+export class OutputLimitExceeded {
+  constructor(readonly stream: 'stdout' | 'stderr', readonly limit: number) {}
+}
+
+export function emit(ctx: Ctx, stream: 'stdout' | 'stderr', data: Uint8Array): void {
+  const max = ctx.maxOut;
+  if (ctx.outLen[stream] + data.length > max) {
+    const room = max - ctx.outLen[stream];
+    if (room > 0) ctx.out[stream].push(data.slice(0, room));
+    ctx.outLen[stream] = max;
+    throw new OutputLimitExceeded(stream, max);
+  }
+  ctx.out[stream].push(data.slice());
+  ctx.outLen[stream] += data.length;
+}
+
+export function readStdin(ctx: Ctx, list: [number, number][]): number {
+  const u8 = ctx.mem.u8;
+  let total = 0;
+  for (const [p, l] of list) {
+    const n = Math.min(l, ctx.stdin.length - ctx.stdinPos);
+    if (n <= 0) break;
+    u8.set(ctx.stdin.subarray(ctx.stdinPos, ctx.stdinPos + n), p);
+    ctx.stdinPos += n;
+    total += n;
+  }
+  return total;
+}
+
+export function writeStdio(ctx: Ctx, stream: 'stdout' | 'stderr', list: [number, number][]): number {
+  const u8 = ctx.mem.u8;
+  let total = 0;
+  for (const [p, l] of list) {
+    if (l === 0) continue;
+    emit(ctx, stream, u8.subarray(p, p + l));
+    total += l;
+  }
+  return total;
+}
+
+export function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const c of chunks) { out.set(c, o); o += c.length; }
+  return out;
+}
