@@ -1,5 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { MailParser, type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { z } from 'zod';
 import type { SourceFactory } from '../core/source.js';
@@ -12,6 +16,12 @@ import { createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, unitK
  * queue. The event is committed to queue.db before the 250 reply, so a mail the client saw accepted
  * is never lost; a failed write answers 451 (try again later) and the client keeps the mail.
  * smtp-server's `size` only advertises the limit: the DATA stream's sizeExceeded decides (552).
+ *
+ * Memory stays bounded whatever the clients do (decision 132): at most `maxClients` connections
+ * (smtp-server answers 421 past it); DATA is spooled to a file under <dataDir>/smtp-spool, not held;
+ * at most `parallelParses` spooled mails are parsed into event bodies at once, each streamed
+ * attachment by attachment and stopped as soon as the body passes the component's maxStdin (552:
+ * the event could never run). Text attachments with a declared charset are decoded to UTF-8 here.
  */
 
 export const metadata = z.strictObject({
@@ -22,10 +32,15 @@ export const metadata = z.strictObject({
   authUsers: z.string().optional(),
   tlsKey: z.string().optional(),
   tlsCert: z.string().optional(),
+  maxClients: z.string().optional(),
 }) as unknown as z.ZodType<Record<string, string>>;
 
 export const defaultListen = '127.0.0.1:2525';
 export const defaultMaxSize = 25 * 1024 * 1024;
+/** Concurrent SMTP connections; the 33rd gets 421 and its MTA retries later (decision 132). */
+export const defaultMaxClients = 32;
+/** Spooled mails turned into event bodies at once: each may hold up to maxStdin in memory. */
+const parallelParses = 2;
 
 export interface SmtpSource extends EmbeddedSource {
   /** The bound address once started (port 0 in `listen` picks a free one). */
@@ -39,7 +54,20 @@ export interface MailEventBody {
   subject: string | null;
   date: string | null;
   text: string | null;
-  attachments: { filename: string | null; contentType: string; size: number; content: string }[];
+  attachments: MailAttachment[];
+}
+
+export interface MailAttachment {
+  filename: string | null;
+  contentType: string;
+  /** Bytes of `content` once base64-decoded. */
+  size: number;
+  /** base64 of the attachment's bytes; UTF-8 when `charset` is "utf-8" and `declaredCharset` says what it was. */
+  content: string;
+  /** "utf-8" once decoded from a declared charset; the declared label when it could not be decoded. */
+  charset?: string;
+  /** The charset the mail declared, when it was not UTF-8 or ASCII and the content was converted from it. */
+  declaredCharset?: string;
 }
 
 function parseListen(v: string): { host: string; port: number } {
@@ -77,29 +105,115 @@ function firstAddress(a: AddressObject | AddressObject[] | undefined): string | 
   return o?.value?.[0]?.address ?? null;
 }
 
-/** The event body: decoded text and attachments (base64), recipients from the SMTP envelope. */
-export function mailToEventBody(mail: ParsedMail, session: SMTPServerSession): MailEventBody {
-  const envelopeFrom = session.envelope.mailFrom ? (session.envelope.mailFrom as SMTPServerAddress).address : '';
-  return {
-    messageId: mail.messageId ?? null,
-    from: firstAddress(mail.from) ?? (envelopeFrom || null),
-    to: session.envelope.rcptTo.map((r) => r.address),
-    subject: mail.subject ?? null,
-    date: mail.date ? mail.date.toISOString() : null,
-    text: mail.text ?? null,
-    attachments: mail.attachments.map((a) => ({
-      filename: a.filename ?? null,
-      contentType: a.contentType,
-      size: a.content.length,
-      content: a.content.toString('base64'),
-    })),
+const utf8Labels = new Set(['utf8', 'usascii', 'ascii']);
+
+/**
+ * A streaming decoder from `charset` to UTF-8 bytes, or null when the content is UTF-8 already or
+ * the label is unknown (then the bytes go through as they are and the guest sees U+FFFD for what
+ * is not UTF-8). WHATWG labels, as TextDecoder knows them: iso-8859-1 is read as windows-1252.
+ */
+function charsetDecoder(charset: string | undefined): ((chunk: Buffer | null) => Buffer) | null {
+  if (!charset || utf8Labels.has(charset.toLowerCase().replace(/[^a-z0-9]/g, ''))) return null;
+  let d: TextDecoder;
+  try {
+    d = new TextDecoder(charset);
+  } catch {
+    return null;
+  }
+  return (chunk) => Buffer.from(chunk ? d.decode(chunk, { stream: true }) : d.decode(), 'utf8');
+}
+
+class BodyTooLarge extends Error {}
+
+/**
+ * The event body JSON as chunks, written as the parser goes: header fields, then each attachment
+ * base64-encoded as its content streams in, then the text (mailparser emits it last). Throws
+ * BodyTooLarge as soon as the body passes `max`, so a mail that cannot run is never held whole.
+ */
+interface BuiltBody {
+  chunks: Buffer[];
+  /** For the event headers. */
+  from: string | null;
+  messageId: string | null;
+  subject: string | null;
+}
+
+async function buildEventBody(file: string, session: SMTPServerSession, max: number): Promise<BuiltBody> {
+  const parser = new MailParser({ skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true });
+  const chunks: Buffer[] = [];
+  let length = 0;
+  const put = (b: Buffer | string) => {
+    const buf = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
+    length += buf.length;
+    if (length > max) throw new BodyTooLarge(`${length}`);
+    chunks.push(buf);
   };
+  const json = (v: unknown) => JSON.stringify(v);
+  let opened = false;
+  const meta: Omit<BuiltBody, 'chunks'> = { from: null, messageId: null, subject: null };
+  const open = () => {
+    if (opened) return;
+    opened = true;
+    const envelopeFrom = session.envelope.mailFrom ? (session.envelope.mailFrom as SMTPServerAddress).address : '';
+    // mailparser sets these from the top-level headers before it emits any part
+    const p = parser as unknown as { messageId?: string; from?: AddressObject; subject?: string; date?: Date };
+    meta.from = firstAddress(p.from) ?? (envelopeFrom || null);
+    meta.messageId = p.messageId ?? null;
+    meta.subject = p.subject ?? null;
+    put(
+      `{"messageId":${json(meta.messageId)},"from":${json(meta.from)},` +
+        `"to":${json(session.envelope.rcptTo.map((r) => r.address))},"subject":${json(meta.subject)},` +
+        `"date":${json(p.date && !Number.isNaN(p.date.getTime()) ? p.date.toISOString() : null)},"attachments":[`,
+    );
+  };
+  const input = createReadStream(file);
+  input.on('error', (err) => parser.destroy(err));
+  input.pipe(parser);
+  let text: string | null = null;
+  let first = true;
+  try {
+    for await (const data of parser as AsyncIterable<AttachmentStream | MessageText>) {
+      if (data.type === 'text') {
+        text = data.text ?? null;
+        continue;
+      }
+      open();
+      const params = (data.headers.get('content-type') as { params?: Record<string, string> } | undefined)?.params;
+      const declared = params?.charset;
+      const decode = charsetDecoder(declared);
+      put(`${first ? '' : ','}{"filename":${json(data.filename ?? null)},"contentType":${json(data.contentType)},"content":"`);
+      first = false;
+      let size = 0;
+      let carry = Buffer.alloc(0); // base64 goes in groups of 3 bytes
+      const encode = (bytes: Buffer) => {
+        size += bytes.length;
+        const all = carry.length ? Buffer.concat([carry, bytes]) : bytes;
+        const whole = all.length - (all.length % 3);
+        if (whole > 0) put(all.subarray(0, whole).toString('base64'));
+        carry = Buffer.from(all.subarray(whole));
+      };
+      for await (const chunk of data.content as AsyncIterable<Buffer>) encode(decode ? decode(chunk) : chunk);
+      if (decode) encode(decode(null));
+      if (carry.length) put(carry.toString('base64'));
+      const charset = decode ? ',"charset":"utf-8","declaredCharset":' + json(declared) : declared ? ',"charset":' + json(declared) : '';
+      put(`","size":${size}${charset}}`);
+      data.release?.();
+    }
+    open();
+    put(`],"text":${json(text)}}`);
+    return { chunks, ...meta };
+  } finally {
+    input.destroy();
+    parser.destroy();
+  }
 }
 
 export const create: SourceFactory = (md, opts) => {
   const m = parseOrThrow(metadata, md, 'smtp trigger metadata', 'metadata') as Record<string, string | undefined>;
   const listen = parseListen(m.listen ?? defaultListen);
   const maxSize = unitKey(m, 'maxSize', parseSize, defaultMaxSize);
+  const maxClients = m.maxClients === undefined ? defaultMaxClients : Number(m.maxClients);
+  if (!Number.isInteger(maxClients) || maxClients < 1) throw new Error(`trigger metadata maxClients ${JSON.stringify(m.maxClients)}: use a whole number of connections, at least 1 (default ${defaultMaxClients})`);
   const allowed = recipientMatcher(m.allowRecipients ?? '*');
   const users = m.authUsers !== undefined ? parseAuthUsers(m.authUsers) : null;
   if ((m.tlsKey === undefined) !== (m.tlsCert === undefined)) {
@@ -107,45 +221,97 @@ export const create: SourceFactory = (md, opts) => {
   }
   const q = createEmbeddedQueue(opts.dataDir, queueOptions(m, opts), 'smtp');
   let server: SMTPServer | null = null;
+  // set by stopAccepting() (scale-in, shutdown): new mail gets 421 and goes to another server
+  let draining = false;
+  const refuseWhileDraining = (cb: (err?: Error | null) => void) =>
+    draining ? cb(smtpError(421, '4.3.2 Service shutting down, try another server')) : cb();
   let bound = { host: listen.host, port: listen.port };
 
-  async function onData(stream: SMTPServerDataStream, session: SMTPServerSession, log: { error(o: object, msg?: string): void }): Promise<string> {
-    const chunks: Buffer[] = [];
+  const maxEventBytes = opts.maxEventBytes ?? Number.POSITIVE_INFINITY;
+  const spoolDir = path.join(opts.dataDir, 'smtp-spool');
+  // Mails parsed into event bodies at once; the others wait on disk, not in memory.
+  let parsing = 0;
+  const waiting: Array<() => void> = [];
+  const withParseSlot = async <T>(f: () => Promise<T>): Promise<T> => {
+    if (parsing >= parallelParses) await new Promise<void>((resolve) => waiting.push(resolve));
+    else parsing++;
+    try {
+      return await f();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else parsing--;
+    }
+  };
+
+  /** Writes the DATA stream to `file`, keeping nothing past maxSize (the client is still sending, so it is drained). */
+  async function spool(stream: SMTPServerDataStream, file: string): Promise<number> {
     let length = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      // Past the limit keep draining (the client is still sending) but hold nothing.
-      if (length + chunk.length <= maxSize) chunks.push(chunk);
-      length += chunk.length;
-    }
-    if (stream.sizeExceeded || length > maxSize) {
-      throw smtpError(552, `5.3.4 Message size exceeds the limit of ${maxSize} bytes; nothing was stored`);
-    }
-    let mail: ParsedMail;
+    const cap = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        const room = maxSize - length;
+        length += chunk.length;
+        cb(null, room >= chunk.length ? chunk : room > 0 ? chunk.subarray(0, room) : undefined);
+      },
+    });
+    await pipeline(stream, cap, createWriteStream(file));
+    return length;
+  }
+
+  async function onData(stream: SMTPServerDataStream, session: SMTPServerSession, log: { error(o: object, msg?: string): void }): Promise<string> {
+    mkdirSync(spoolDir, { recursive: true });
+    const file = path.join(spoolDir, `${randomUUID()}.eml`);
     try {
-      mail = await simpleParser(Buffer.concat(chunks, length), { skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true });
-    } catch (err) {
-      throw smtpError(554, `5.6.0 Message could not be parsed as MIME (${(err as Error).message}); nothing was stored`);
-    }
-    const body = mailToEventBody(mail, session);
-    const id = newEventId();
-    try {
-      await q.publish({
-        id,
-        source: 'smtp',
-        subject: body.to[0] ?? '',
-        headers: { from: body.from ?? '', to: body.to.join(', '), messageId: body.messageId ?? '', subject: body.subject ?? '' },
-        body: Buffer.from(JSON.stringify(body)),
+      let length: number;
+      try {
+        length = await spool(stream, file);
+      } catch (err) {
+        log.error({ err, file }, 'smtp: could not spool a mail to disk');
+        stream.resume(); // keep reading so the client reaches the end of DATA and sees the reply
+        await new Promise((r) => (stream.readableEnded ? r(undefined) : stream.once('end', r)));
+        throw smtpError(451, '4.3.0 Temporary failure storing the message; try again later');
+      }
+      if (stream.sizeExceeded || length > maxSize) {
+        throw smtpError(552, `5.3.4 Message size exceeds the limit of ${maxSize} bytes; nothing was stored`);
+      }
+      const built = await withParseSlot(async () => {
+        try {
+          return await buildEventBody(file, session, maxEventBytes);
+        } catch (err) {
+          if (err instanceof BodyTooLarge) {
+            throw smtpError(552, `5.3.4 This message becomes an event larger than the ${maxEventBytes} bytes its handler accepts (limits.maxStdin of component ${opts.component}); nothing was stored`);
+          }
+          throw smtpError(554, `5.6.0 Message could not be parsed as MIME (${(err as Error).message}); nothing was stored`);
+        }
       });
-    } catch (err) {
-      log.error({ err, queue: q.queue }, 'smtp: could not write an accepted mail to the queue');
-      throw smtpError(451, '4.3.0 Temporary failure writing the message to the queue; try again later');
+      const body = Buffer.concat(built.chunks);
+      built.chunks.length = 0;
+      const to = session.envelope.rcptTo.map((r) => r.address);
+      const id = newEventId();
+      try {
+        await q.publish({
+          id,
+          source: 'smtp',
+          subject: to[0] ?? '',
+          headers: { from: built.from ?? '', to: to.join(', '), messageId: built.messageId ?? '', subject: built.subject ?? '' },
+          body,
+        });
+      } catch (err) {
+        log.error({ err, queue: q.queue }, 'smtp: could not write an accepted mail to the queue');
+        throw smtpError(451, '4.3.0 Temporary failure writing the message to the queue; try again later');
+      }
+      return id;
+    } finally {
+      rmSync(file, { force: true });
     }
-    return id;
   }
 
   const source: SmtpSource = {
     ...q,
     address: () => bound,
+    async stopAccepting() {
+      draining = true;
+    },
     async start(ctx) {
       await q.start(ctx);
       const tls = m.tlsKey !== undefined ? { key: readFileSync(m.tlsKey), cert: readFileSync(m.tlsCert!) } : null;
@@ -153,6 +319,7 @@ export const create: SourceFactory = (md, opts) => {
         secure: false,
         ...(tls ?? {}),
         size: maxSize,
+        maxClients,
         logger: false,
         banner: 'featherweight',
         disabledCommands: tls ? [] : ['STARTTLS'],
@@ -166,6 +333,12 @@ export const create: SourceFactory = (md, opts) => {
           const ok = auth.username !== undefined && users.get(auth.username) === auth.password;
           if (!ok) return cb(smtpError(535, '5.7.8 Authentication credentials invalid'));
           cb(null, { user: auth.username });
+        },
+        onConnect(_session, cb) {
+          refuseWhileDraining(cb);
+        },
+        onMailFrom(_address, _session, cb) {
+          refuseWhileDraining(cb);
         },
         onRcptTo(address, _session, cb) {
           if (!allowed(address.address)) return cb(smtpError(550, `5.1.1 Recipient ${address.address} is not accepted here`));

@@ -3,15 +3,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 import nodemailer from 'nodemailer';
 import { create, type SmtpSource, type MailEventBody } from '../../src/sources/smtp.js';
 import { openQueue } from '../../src/sources/embedded.js';
 
 const quiet = { notify() {}, log: { info() {}, warn() {}, error() {} } };
 
-async function startSmtp(t: { after(fn: () => Promise<void> | void): void }, md: Record<string, string> = {}) {
+async function startSmtp(t: { after(fn: () => Promise<void> | void): void }, md: Record<string, string> = {}, maxEventBytes?: number) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-smtp-'));
-  const src = create({ listen: '127.0.0.1:0', ...md }, { component: 'mail', dataDir: dir, prefetch: 1000 }) as SmtpSource;
+  const src = create({ listen: '127.0.0.1:0', ...md }, { component: 'mail', dataDir: dir, prefetch: 1000, ...(maxEventBytes ? { maxEventBytes } : {}) }) as SmtpSource;
   await src.start(quiet);
   t.after(async () => {
     await src.close();
@@ -230,4 +231,103 @@ test('STARTTLS with tlsKey/tlsCert: AUTH only after the upgrade', async (t) => {
   assert.match(info.response, /^250/);
   const [e] = await drain(src, 1);
   assert.equal(e!.body.subject, 'over tls');
+});
+
+/** Opens a raw SMTP connection and resolves with its first reply line. */
+function greet(port: number): Promise<{ socket: net.Socket; line: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let buf = '';
+    socket.on('data', (d) => {
+      buf += d.toString();
+      const i = buf.indexOf('\r\n');
+      if (i >= 0) resolve({ socket, line: buf.slice(0, i) });
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('maxClients: the connection past the cap gets 421, a freed slot is usable again', async (t) => {
+  const { src, port } = await startSmtp(t, { maxClients: '2' });
+  const a = await greet(port);
+  const b = await greet(port);
+  t.after(() => {
+    a.socket.destroy();
+    b.socket.destroy();
+  });
+  assert.match(a.line, /^220 /);
+  assert.match(b.line, /^220 /);
+  const c = await greet(port);
+  c.socket.destroy();
+  assert.match(c.line, /^421 .*Too many connected clients/);
+  a.socket.destroy();
+  // the server notices the close asynchronously: wait until a new client is greeted with 220
+  let line = '';
+  for (let i = 0; i < 100 && !line.startsWith('220'); i++) {
+    const d = await greet(port);
+    d.socket.destroy();
+    line = d.line;
+    if (!line.startsWith('220')) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.match(line, /^220 /);
+  assert.throws(() => create({ maxClients: 'lots' }, { component: 'x', dataDir: os.tmpdir(), prefetch: 1 }), /maxClients "lots": use a whole number/);
+  assert.equal((await src.lag()).lag, 0);
+});
+
+test('a mail whose event body is above the component maxStdin gets 552 at DATA; a smaller one is accepted; the spool is left empty', async (t) => {
+  const { src, dir, port } = await startSmtp(t, {}, 4096);
+  const tx = transport(port);
+  t.after(() => tx.close());
+  const big = tx.sendMail({ from: 'a@featherweight.test', to: 'b@featherweight.test', subject: 'big', attachments: [{ filename: 'big.txt', content: 'x'.repeat(8000) }] });
+  await assert.rejects(big, (err: { responseCode?: number; response?: string }) =>
+    err.responseCode === 552 && /larger than the 4096 bytes its handler accepts \(limits\.maxStdin of component mail\)/.test(err.response ?? ''));
+  assert.equal((await src.lag()).lag, 0, 'nothing queued');
+  const ok = await tx.sendMail({ from: 'a@featherweight.test', to: 'b@featherweight.test', subject: 'small', attachments: [{ filename: 'small.txt', content: 'hello' }] });
+  assert.match(ok.response, /^250 /);
+  const [e] = await drain(src, 1);
+  assert.equal(Buffer.from(e!.body.attachments[0]!.content, 'base64').toString(), 'hello');
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'smtp-spool')), [], 'spooled files are removed');
+});
+
+test('text attachments in a declared charset arrive as UTF-8 (latin-1 café, koi8-r, shift_jis); undeclared bytes pass through', async (t) => {
+  const { src, port } = await startSmtp(t);
+  const tx = transport(port);
+  t.after(() => tx.close());
+  await tx.sendMail({
+    from: 'a@featherweight.test',
+    to: 'b@featherweight.test',
+    subject: 'charsets',
+    attachments: [
+      { filename: 'latin1.txt', content: Buffer.from('café\r\nnaïve\n', 'latin1'), contentType: 'text/plain; charset=iso-8859-1' },
+      { filename: 'ru.txt', content: Buffer.from([0xd0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4]), contentType: 'text/plain; charset=koi8-r' },
+      { filename: 'jp.txt', content: Buffer.from([0x93, 0xfa, 0x96, 0x7b]), contentType: 'text/plain; charset=shift_jis' },
+      { filename: 'raw.txt', content: Buffer.from([0x63, 0x61, 0x66, 0xe9]), contentType: 'text/plain' },
+      { filename: 'odd.txt', content: Buffer.from('plain'), contentType: 'text/plain; charset=x-no-such-charset' },
+    ],
+  });
+  const [e] = await drain(src, 1);
+  const [l1, ru, jp, raw, odd] = e!.body.attachments;
+  assert.equal(Buffer.from(l1!.content, 'base64').toString('utf8'), 'café\r\nnaïve\n');
+  assert.equal(l1!.charset, 'utf-8');
+  assert.equal(l1!.declaredCharset, 'iso-8859-1');
+  assert.equal(l1!.size, Buffer.byteLength('café\r\nnaïve\n'));
+  assert.equal(Buffer.from(ru!.content, 'base64').toString('utf8'), 'привет');
+  assert.equal(Buffer.from(jp!.content, 'base64').toString('utf8'), '日本');
+  assert.deepEqual([...Buffer.from(raw!.content, 'base64')], [0x63, 0x61, 0x66, 0xe9], 'no charset declared: bytes as sent');
+  assert.equal(raw!.charset, undefined);
+  assert.equal(Buffer.from(odd!.content, 'base64').toString(), 'plain');
+  assert.equal(odd!.charset, 'x-no-such-charset', 'an unknown label is kept, the bytes pass through');
+});
+
+test('12 parallel 1 MiB mails wait their turn in the spool and are all accepted whole', async (t) => {
+  const { src, port } = await startSmtp(t);
+  const tx = transport(port, { pool: true, maxConnections: 12 });
+  t.after(() => tx.close());
+  const content = Buffer.alloc(1024 * 1024, 'line of text\n');
+  const infos = await Promise.all(
+    Array.from({ length: 12 }, (_, i) => tx.sendMail({ from: 'a@featherweight.test', to: 'b@featherweight.test', subject: `p${i}`, attachments: [{ filename: `p${i}.txt`, content }] })),
+  );
+  for (const info of infos) assert.match(info.response, /^250 /);
+  const events = await drain(src, 12);
+  for (const e of events) assert.ok(Buffer.from(e.body.attachments[0]!.content, 'base64').equals(content));
 });
