@@ -9,6 +9,7 @@ export {
   withTriggers,
   defaultScaleUp,
   defaultScaleDown,
+  hpaBehavior,
   type ScaledObjectConfig,
   type ScalingSpec,
   type TriggerSpec,
@@ -21,11 +22,15 @@ export {
   type FallbackBehavior,
   type MetricType,
 } from './spec.js';
-export { triggerTarget, cronSample, supportedTriggerTypes, TriggerMetadataError, type TriggerTarget, type TriggerLike } from './triggers.js';
-export { compileFormula, type CompiledFormula } from './formula.js';
+export { triggerTarget, cronSample, supportedTriggerTypes, TriggerMetadataError, type TriggerTarget, type TriggerLike, type TriggerOptions } from './triggers.js';
+export { compileFormula, dryRunFormula, type CompiledFormula } from './formula.js';
 export {
   evaluateActivity,
+  activityOf,
+  applyFallback,
+  compositeMetric,
   triggerStatus,
+  triggerStatuses,
   kedaDecide,
   fallbackMetricValue,
   fallbackReplicas,
@@ -46,6 +51,11 @@ export {
   scaleUpLimit,
   scaleDownLimit,
   withinTolerance,
+  toMilli,
+  normalizeLegacy,
+  convertDesiredReplicasWithRules,
+  recordInitialRecommendation,
+  MAX_INT32,
   type HpaConfig,
   type HpaMetric,
   type HpaResult,
