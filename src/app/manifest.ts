@@ -34,6 +34,8 @@ const limitsSchema = z
     maxStdout: size.optional(),
     /** Table elements per instance, all tables together (decision 120). */
     maxTableElements: z.number().int().min(0).optional(),
+    /** WASI fds one instance may hold open (decision 100). */
+    maxOpenFiles: z.number().int().min(4).optional(),
     /** Output records (NDJSON lines) one event may produce; more is a record-limit failure. */
     maxRecords: z.number().int().min(1).optional(),
   })
@@ -242,6 +244,7 @@ function normalizeComponent(c: RawComponent, i: number, opts: ParseOptions, prob
       maxStdinBytes: c.limits.maxStdin ?? defaultLimits.maxStdinBytes,
       maxStdoutBytes: c.limits.maxStdout ?? defaultLimits.maxStdoutBytes,
       maxTableElements: c.limits.maxTableElements ?? defaultLimits.maxTableElements,
+      maxOpenFiles: c.limits.maxOpenFiles ?? defaultLimits.maxOpenFiles,
       ...(c.limits.maxRecords !== undefined ? { maxRecords: c.limits.maxRecords } : {}),
     },
     grants: { env: grantEnv, dirs: c.grants.dirs.map((d) => ({ ...d, host: path.resolve(opts.baseDir, d.host) })) },

@@ -15,6 +15,12 @@ export interface Limits {
    * refused. Tables count against maxMemoryBytes at TABLE_ELEMENT_BYTES each (decision 120).
    */
   maxTableElements?: number;
+  /**
+   * WASI fds one instance may hold open at once, stdio and preopens included (manifest
+   * `limits.maxOpenFiles`); past it path_open returns MFILE, so one guest cannot exhaust the host's
+   * descriptors (decision 100).
+   */
+  maxOpenFiles?: number;
 }
 
 /** What V8 spends per funcref table element, rounded up (measured 28-55 B; decision 120). */
@@ -32,6 +38,8 @@ export const defaultLimits: Limits = {
   maxStdoutBytes: 50 * 1024 * 1024,
   // wasmtime's pooling allocator default per table; ours covers all tables of an instance (1.25 MiB at most).
   maxTableElements: 20_000,
+  // wasmtime has no per-instance cap; 1024 is the common soft RLIMIT_NOFILE a POSIX program expects.
+  maxOpenFiles: 1024,
 };
 
 /** The table element cap in force for `limits`. */

@@ -204,6 +204,7 @@ export function runWasiCommand(module: WebAssembly.Module, input: CommandInput, 
     stdin: input.stdin,
     maxStdoutBytes: limits.maxStdoutBytes,
     preopens: grants?.dirs ?? [],
+    ...(limits.maxOpenFiles !== undefined ? { maxOpenFiles: limits.maxOpenFiles } : {}),
   });
   let memory = provided;
   try {
