@@ -9,7 +9,7 @@ import type { DeadLetters } from '../sources/dead-letters.js';
 import { startDispatcher, type Dispatcher, type Outcome } from './dispatcher.js';
 import type { ComponentSpec } from './manifest.js';
 import { resolveScaling } from './scaling.js';
-import { resolveModule } from './module.js';
+import { resolveGuest } from './module.js';
 import { readMetricsFor } from './metric-readers.js';
 import { createCounters, type ComponentCounters, type LatencySummary } from './stats.js';
 
@@ -56,7 +56,7 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
   const pool =
     spec.module === undefined
       ? forwardSlots()
-      : createPool({ module: (await resolveModule(spec.module, ctx.dataDir, spec.limits)).module, abi: 'wasi-command', limits: spec.limits, grants: spec.grants });
+      : createPool({ ...(await resolveGuest(spec.module, spec.abi, ctx.dataDir, spec.limits)), abi: 'wasi-command', limits: spec.limits, grants: spec.grants });
   const source = sources[spec.trigger.type]!.create(spec.trigger.metadata, {
     component: spec.name,
     dataDir: ctx.dataDir,

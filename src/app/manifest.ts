@@ -78,7 +78,7 @@ const deliverySchema = z
   })
   .strict();
 
-export const abis = ['wasi-command', 'exports', 'http-wasm'] as const;
+export const abis = ['wasi-command', 'exports', 'http-wasm', 'component'] as const;
 
 const componentSchema = z
   .object({

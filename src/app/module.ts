@@ -1,11 +1,23 @@
 import { compileModule, type CompileOptions } from '../wasm/compile.js';
 import { resolveModuleRef } from '../oci/oci.js';
+import { loadComponent, type ComponentImage } from '../wasm/component/index.js';
 
 /**
  * A component's module: a file, or an oci:// artifact pulled once and cached by digest under the
  * data dir. Compiled once per process (the wasm layer caches by digest).
  */
 export async function resolveModule(ref: string, dataDir: string, compile: CompileOptions = {}): Promise<{ module: WebAssembly.Module; digest: string }> {
+  return compileModule(await moduleBytes(ref, dataDir), compile);
+}
+
+/** What a pool runs for an event ABI: the module, and for `abi: component` the linked component (its main core module as `module`). */
+export async function resolveGuest(ref: string, abi: string, dataDir: string, compile: CompileOptions = {}): Promise<{ module: WebAssembly.Module; component?: ComponentImage }> {
+  if (abi !== 'component') return { module: (await resolveModule(ref, dataDir, compile)).module };
+  const component = loadComponent(await moduleBytes(ref, dataDir), compile);
+  return { module: component.modules[0]!, component };
+}
+
+async function moduleBytes(ref: string, dataDir: string): Promise<Uint8Array> {
   let resolved;
   try {
     resolved = await resolveModuleRef(ref, { dataDir });
@@ -13,5 +25,5 @@ export async function resolveModule(ref: string, dataDir: string, compile: Compi
     const hint = ref.endsWith('.wasm') && !ref.startsWith('oci://') ? ' (guests shipped with featherweight are built by `npm run build:guests`)' : '';
     throw new Error(`${(err as Error).message}${hint}`);
   }
-  return compileModule(resolved.bytes, compile);
+  return resolved.bytes;
 }

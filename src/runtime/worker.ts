@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { callExport, instanceLimits, moduleMeta, runWasiCommand } from './guest.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import { runComponentCommand } from '../wasm/component/index.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -24,7 +25,9 @@ port.on('message', (msg: ToWorker) => {
   const job = msg.job;
   const t0 = performance.now();
   const result =
-    job.kind === 'command'
+    job.kind === 'command' && init.component
+      ? runComponentCommand(init.component, { stdin: job.stdin, env: job.env, args: job.args }, limits, init.grants)
+      : job.kind === 'command'
       ? runWasiCommand(init.module, { stdin: job.stdin, env: job.env, args: job.args }, limits, init.grants)
       : callExport(init.module, job.name, job.args, limits);
   const reply: FromWorker = { type: 'done', id: msg.id, result, durationUs: Math.round((performance.now() - t0) * 1000) };

@@ -6,8 +6,9 @@
  * Same contract as `wasi-command`: event body on stdin, metadata in the environment, stdout captured,
  * exit status (wasi:cli/run's result, or wasi:cli/exit) as the typed result.
  */
+import { createHash } from 'node:crypto';
 import type { GuestErrorInfo } from '../../core/errors.js';
-import { compileModule, moduleMeta, MEMORY_IMPORT, type ModuleMeta } from '../compile.js';
+import { compileModule, moduleMeta, MEMORY_IMPORT, type CompileOptions, type ModuleMeta } from '../compile.js';
 import type { Grants, Limits } from '../limits.js';
 import { formatBytes, type GuestRun } from '../result.js';
 import { ARGV0, classify, makeMemory, releaseMemory, type CommandInput } from '../wasi-command.js';
@@ -33,7 +34,11 @@ type Export = { sort: 'func'; f: CompFunc } | { sort: 'instance'; exports: Recor
 const images = new Map<string, ComponentImage>();
 
 /** Links and compiles a component once per process per content digest. Throws GuestError-shaped 'invalid-module' errors. */
-export function loadComponent(bytes: Uint8Array): ComponentImage {
+export function loadComponent(bytes: Uint8Array, compile: CompileOptions = {}): ComponentImage {
+  // Keyed by the whole component, not its core modules: two components can wrap the same modules differently.
+  const digest = `${createHash('sha256').update(bytes).digest('hex')}/${compile.maxTableElements ?? ''}`;
+  const hit = images.get(digest);
+  if (hit) return hit;
   let plan: Plan;
   try {
     plan = linkComponent(bytes);
@@ -41,10 +46,7 @@ export function loadComponent(bytes: Uint8Array): ComponentImage {
     if (err instanceof LinkError) throw invalid(`cannot link the component: ${err.message}`);
     throw invalid(`not a valid WebAssembly component: ${(err as Error).message}`);
   }
-  const compiled = plan.modules.map((m) => compileModule(m));
-  const digest = compiled.map((c) => c.digest).join(':');
-  const hit = images.get(digest);
-  if (hit) return hit;
+  const compiled = plan.modules.map((m) => compileModule(m, compile));
   const { modules: _bytes, ...rest } = plan;
   const image: ComponentImage = { kind: 'component', digest, modules: compiled.map((c) => c.module), plan: { ...rest, exports: {} }, exports: exportsOf(plan.exports) };
   images.set(digest, image);
