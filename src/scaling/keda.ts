@@ -138,19 +138,20 @@ export function compositeMetric(spec: ScalingSpec, triggers: TriggerStatus[]): {
  * one; once the count exceeds failureThreshold the trigger gets the fallback metric
  * int64(target x 1000 x replicas) milli-units (divided by the ready replicas for Value, failing
  * when none is ready) and counts as active, or nil for behavior scalingModifiers. `failures` is
- * updated in place; without fallback nothing is counted.
+ * updated in place (unless `count` is false: a look that is not a poll); without fallback nothing
+ * is counted.
  */
-export function applyFallback(spec: ScalingSpec, statuses: TriggerStatus[], failures: Map<string, number>, currentReplicas: number, readyReplicas: number): TriggerStatus[] {
+export function applyFallback(spec: ScalingSpec, statuses: TriggerStatus[], failures: Map<string, number>, currentReplicas: number, readyReplicas: number, count = true): TriggerStatus[] {
   const fb = spec.fallback;
   if (!fb) return statuses;
   const sm = spec.scalingModifiers;
   return statuses.map((s) => {
     if (s.error === undefined) {
-      failures.set(s.name, 0);
+      if (count) failures.set(s.name, 0);
       return s;
     }
-    const n = (failures.get(s.name) ?? 0) + 1;
-    failures.set(s.name, n);
+    const n = (failures.get(s.name) ?? 0) + (count ? 1 : 0);
+    if (count) failures.set(s.name, n);
     if (n <= fb.failureThreshold) return s;
     const { error: _error, ...rest } = s;
     if (fb.behavior === 'scalingModifiers') return { ...rest, value: null, active: false, fallback: 'nil' as const };

@@ -179,10 +179,16 @@ export function createScaler(spec: ScalingSpec, createdAt: number) {
     return { list, fallback: usedFallback };
   }
 
+  /** The activity a poll would see now, without recording it or counting failures. */
+  function peek(now: number, values: MetricValues, current: number, ready = current): Activity {
+    return activityOf(spec, applyFallback(spec, triggerStatuses(spec, values, now), failures, current, ready, false));
+  }
+
   return {
     poll,
     push,
     sync,
+    peek,
     get active() {
       return active;
     },
@@ -227,6 +233,11 @@ export interface ScaleLoop {
    */
   notify(values?: Record<string, number>): void;
   state(): ScalerState;
+  /**
+   * Reads the metrics now and returns the activity KEDA's poll would compute from them (every
+   * trigger, scalingModifiers, fallback), without changing the loop's state.
+   */
+  activity(): Promise<Activity>;
   /** Resolves when the poll/sync/push in progress (if any) has been applied. */
   settled(): Promise<void>;
 }
@@ -360,6 +371,10 @@ export function createScaleLoop(opts: ScaleLoopOptions): ScaleLoop {
         lastDecision,
         recentDecisions: recentDecisions.slice(),
       };
+    },
+    async activity() {
+      const values = await read();
+      return scaler.peek(clock.now(), values, target.currentReplicas(), ready());
     },
     async settled() {
       let seen: Promise<void> | undefined;
