@@ -5,6 +5,7 @@ import type { AppManifest, ComponentSpec } from './manifest.js';
 import { resolveModule } from './module.js';
 import { startComponent, type ComponentState, type RunningComponent } from './component.js';
 import { createMetrics, type AppMetrics } from './metrics.js';
+import { createThreadBudget, type ThreadBudget } from '../runtime/budget.js';
 
 /** One sample of every component, for the dashboard's charts (server-sent events). */
 export interface AppSample { t: number; components: ComponentState[] }
@@ -18,6 +19,8 @@ export interface RunningApp {
   httpHandlers: Map<string, HttpHandlerComponent>;
   deadLetters: DeadLetters;
   metrics: AppMetrics;
+  /** One thread budget for the whole host (~cores), shared fairly by the components and http-wasm guests (decision 122). */
+  budget: ThreadBudget;
   /** Recent samples, oldest first (a few minutes at sampleMs). */
   history(): AppSample[];
   onSample(cb: (s: AppSample) => void): () => void;
@@ -58,6 +61,7 @@ export async function startApp(manifest: AppManifest, opts: StartOptions): Promi
   const httpHandlers = new Map<string, HttpHandlerComponent>();
   const states = () => [...components.values()].map((c) => c.state());
   const metrics = createMetrics(states, (name) => deadLetters.count(name));
+  const budget = createThreadBudget();
   try {
     for (const spec of manifest.components) {
       if (spec.abi === 'http-wasm') {
@@ -72,6 +76,7 @@ export async function startApp(manifest: AppManifest, opts: StartOptions): Promi
           log: opts.log,
           deadLetters,
           onOutcome: (name, o) => metrics.observe(name, o),
+          budget,
         }),
       );
     }
@@ -99,6 +104,7 @@ export async function startApp(manifest: AppManifest, opts: StartOptions): Promi
     httpHandlers,
     deadLetters,
     metrics,
+    budget,
     history: () => samples.slice(),
     onSample(cb) {
       listeners.add(cb);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Source } from '../core/source.js';
 import type { Sink } from '../core/sink.js';
 import { createPool, type Pool } from '../runtime/pool.js';
+import type { ThreadBudget } from '../runtime/budget.js';
 import { createScaleLoop, type ScaleLoop, type ScalerState, type ScalingSpec } from '../scaling/index.js';
 import { sources } from '../sources/index.js';
 import { sinks } from '../sinks/index.js';
@@ -46,6 +47,8 @@ export interface ComponentContext {
   deadLetters: DeadLetters;
   /** Called after every event settles (metrics). */
   onOutcome(component: string, outcome: Outcome): void;
+  /** The app's thread budget, shared by every component's pool (decision 122). */
+  budget?: ThreadBudget;
 }
 
 /** Starts one component: module, pool, sink, source, dispatcher and its scale loop. */
@@ -56,7 +59,7 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
   const pool =
     spec.module === undefined
       ? forwardSlots()
-      : createPool({ ...(await resolveGuest(spec.module, spec.abi, ctx.dataDir, spec.limits)), abi: 'wasi-command', limits: spec.limits, grants: spec.grants });
+      : createPool({ ...(await resolveGuest(spec.module, spec.abi, ctx.dataDir, spec.limits)), abi: 'wasi-command', limits: spec.limits, grants: spec.grants, name: spec.name, ...(ctx.budget ? { budget: ctx.budget } : {}) });
   const source = sources[spec.trigger.type]!.create(spec.trigger.metadata, {
     component: spec.name,
     dataDir: ctx.dataDir,

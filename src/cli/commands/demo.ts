@@ -11,6 +11,7 @@ import type { ComponentState } from '../../app/component.js';
 import { startServer, type RunningServer } from '../../server/server.js';
 import { sendBurst, defaultTo, type BurstProgress } from '../mail-burst.js';
 import { waitForSignal } from './up.js';
+import { cliCommand } from '../invocation.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Same depth from src/cli/commands and dist/cli/commands. */
@@ -109,10 +110,10 @@ async function demoRun(app: RunningApp, server: RunningServer, spec: ComponentSp
   };
   printTable(out, summary);
   const lost = rowsInSink !== result.expectedRows || result.failed > 0 || final.counters.deadLettered > 0;
-  if (lost) out.write('\n  Some mails were refused, lost or dead-lettered: see `featherweight dlq list` and the log.\n');
+  if (lost) out.write(`\n  Some mails were refused, lost or dead-lettered: see \`${cliCommand()} dlq list\` and the log.\n`);
 
   if (!o.once) {
-    out.write(`\n  Dashboard: ${server.url}/  (Ctrl-C to stop; send more with \`featherweight mail burst --count 200\`)\n`);
+    out.write(`\n  Dashboard: ${server.url}/  (Ctrl-C to stop; send more with \`${cliCommand()} mail burst --count 200\`)\n`);
     await waitForSignal();
   }
   return lost ? 1 : 0;

@@ -14,8 +14,34 @@ const templatesDir = path.resolve(here, '../../../templates/new');
 
 export const languages = {
   assemblyscript: { label: 'AssemblyScript', build: 'npm install && npm run build', source: 'src/handler.ts' },
-  c: { label: 'C (clang, wasm32-wasi)', build: 'make', source: 'src/handler.c' },
+  c: { label: 'C (clang, wasm32-wasi)', build: 'npm run build', source: 'src/handler.c' },
 } as const;
+
+const packageRoot = path.resolve(here, '../../..');
+export const packageName = 'featherweight-wasm';
+
+/**
+ * How the scaffold's npm scripts reach this CLI. Installed from the registry (inside node_modules),
+ * the scaffold depends on the same version and npm puts `featherweight` on the scripts' PATH. From a
+ * checkout, which no registry has, the scripts call this checkout's bin by its absolute path: a
+ * `file:` dependency would work too, but npm takes over a minute to link a checkout this size.
+ */
+export function cliReference(root = packageRoot): { command: string; dependency?: [string, string] } {
+  if (root.split(path.sep).includes('node_modules')) {
+    const { version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    return { command: 'featherweight', dependency: [packageName, `^${version}`] };
+  }
+  return { command: `node ${JSON.stringify(path.join(root, 'bin/featherweight.js'))}` };
+}
+
+/** package.json's scripts call `featherweight ...`; point them at this CLI (see cliReference). */
+function wireCli(text: string): string {
+  const pkg = JSON.parse(text) as { scripts?: Record<string, string>; devDependencies?: Record<string, string> };
+  const cli = cliReference();
+  for (const [name, script] of Object.entries(pkg.scripts ?? {})) pkg.scripts![name] = script.replace(/^featherweight(?= )/, cli.command);
+  if (cli.dependency) pkg.devDependencies = { ...pkg.devDependencies, [cli.dependency[0]]: cli.dependency[1] };
+  return `${JSON.stringify(pkg, null, 2)}\n`;
+}
 export type Language = keyof typeof languages;
 
 const triggers = {
@@ -68,7 +94,8 @@ export function scaffold(o: ScaffoldOptions): string[] {
       if (rel === 'gitignore') rel = '.gitignore'; // npm drops .gitignore files from packages
       const target = path.join(dir, rel);
       fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.writeFileSync(target, fill(fs.readFileSync(file, 'utf8')));
+      const text = fill(fs.readFileSync(file, 'utf8'));
+      fs.writeFileSync(target, rel === 'package.json' ? wireCli(text) : text);
       written.push(rel);
     }
   }
@@ -89,6 +116,6 @@ export function register(program: Command): void {
       const lang = languages[o.lang as Language];
       console.log(`created ${dir}/ (${lang.label}, ${o.trigger} trigger, sqlite sink):`);
       for (const f of files) console.log(`  ${f}`);
-      console.log(`\nnext:\n  cd ${dir}\n  ${lang.build}\n  featherweight up\n  curl --data-binary $'hello\\nworld\\n' http://127.0.0.1:8080/v1/components/${name}/events`);
+      console.log(`\nnext:\n  cd ${dir}\n  ${lang.build}\n  npm run up\n  curl --data-binary $'hello\\nworld\\n' http://127.0.0.1:8080/v1/components/${name}/events`);
     });
 }
