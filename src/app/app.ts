@@ -34,6 +34,8 @@ export interface StartOptions {
   /** Sampling period of the dashboard history. */
   sampleMs?: number;
   historySize?: number;
+  /** Drain bound of components with an accepting source (see defaultDrainMs). */
+  drainMs?: number;
 }
 
 /**
@@ -76,6 +78,7 @@ export async function startApp(manifest: AppManifest, opts: StartOptions): Promi
           log: opts.log,
           deadLetters,
           onOutcome: (name, o) => metrics.observe(name, o),
+          ...(opts.drainMs !== undefined ? { drainMs: opts.drainMs } : {}),
           budget,
         }),
       );

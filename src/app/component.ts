@@ -49,7 +49,16 @@ export interface ComponentContext {
   onOutcome(component: string, outcome: Outcome): void;
   /** The app's thread budget, shared by every component's pool (decision 122). */
   budget?: ThreadBudget;
+  /** How long close() keeps handling what an accepting source (smtp) holds; default defaultDrainMs. */
+  drainMs?: number;
 }
+
+/**
+ * close() of a component whose source accepts events itself (smtp) first refuses new ones (421) and
+ * handles or forwards what its queue holds for up to this long (decision 161), so that a pod scaled
+ * in leaves no accepted mail behind. kube render sizes terminationGracePeriodSeconds from it.
+ */
+export const defaultDrainMs = 30_000;
 
 /** Starts one component: module, pool, sink, source, dispatcher and its scale loop. */
 export async function startComponent(spec: ComponentSpec, ctx: ComponentContext): Promise<RunningComponent> {
@@ -118,6 +127,21 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
   scaler.start();
   log.info({ trigger: spec.trigger.type, sink: spec.sink.type, maxReplicas: scaling.maxReplicaCount }, 'component started');
 
+  // Refuse new events, then keep the dispatcher and the scaler running until the queue is empty.
+  const drainQueue = async (stopAccepting: () => Promise<void>) => {
+    await stopAccepting();
+    const deadline = Date.now() + (ctx.drainMs ?? defaultDrainMs);
+    let lag = (await source.lag().catch(() => lastLag)).lag;
+    if (lag > 0) log.info({ lag }, 'draining: new events are refused, handling what the queue holds');
+    scaler.notify();
+    while (lag > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      lag = (await source.lag().catch(() => lastLag)).lag;
+    }
+    if (lag > 0) log.warn({ lag }, 'drain timed out: these events stay in the queue for the next start on this volume');
+    else log.info('drained: the queue is empty');
+  };
+
   return {
     spec,
     source,
@@ -145,6 +169,7 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
       return () => lagListeners.delete(cb);
     },
     async close() {
+      if (source.stopAccepting) await drainQueue(source.stopAccepting.bind(source));
       // Drain: stop taking events, let in-flight ones finish (bounded by their deadline), then stop.
       // Jobs still waiting for a slot are refused by pool.close() and nacked for redelivery.
       scaler.stop();

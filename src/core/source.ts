@@ -41,6 +41,11 @@ export interface Source {
   /** Resolves with the next delivery, or null once the source is closed or the signal aborts. */
   next(signal: AbortSignal): Promise<Delivery | null>;
   lag(): Promise<LagReport>;
+  /**
+   * Sources that accept events themselves (smtp): refuse new ones from now on (SMTP 421) so the
+   * component can drain what it holds before it stops; close() follows.
+   */
+  stopAccepting?(): Promise<void>;
   /** Put an event (back) on the source, e.g. `dlq retry` or `queue send`. */
   publish(event: Omit<FwEvent, 'attempt' | 'enqueuedAt'> & Partial<Pick<FwEvent, 'attempt' | 'enqueuedAt'>>): Promise<void>;
   close(): Promise<void>;
