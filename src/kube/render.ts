@@ -7,10 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 import { ConfigMap, Service } from 'kubernetes-models/v1';
-import { Deployment } from 'kubernetes-models/apps/v1';
+import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
+import { embeddedQueueTypes } from '../sources/index.js';
+import { defaultDrainMs } from '../app/component.js';
 import { RuntimeClass } from 'kubernetes-models/node.k8s.io/v1';
-import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import type { AppManifest, ComponentSpec } from '../app/manifest.js';
+import { resolveScaling } from '../app/scaling.js';
 
 export type RenderMode = 'container' | 'runwasi';
 
@@ -32,6 +35,10 @@ export const RUNWASI_HANDLER = 'wasmtime';
 export const HTTP_PORT = 8080;
 export const SCALER_PORT = 9090;
 const CONFIG_DIR = '/etc/featherweight';
+/** preStop pause of a queue-holding pod: time for the endpoints to drop it before SIGTERM. */
+const PRESTOP_SECONDS = 5;
+/** The volume claim of an embedded queue. */
+const QUEUE_STORAGE = '1Gi';
 /** ConfigMaps are capped at 1 MiB by etcd; leave room for the manifest. */
 const MAX_CONFIGMAP_MODULE = 900 * 1024;
 
@@ -104,44 +111,109 @@ function listenPort(listen: string | undefined, def: number): number {
   return m ? Number(m[1]) : def;
 }
 
-/** KEDA triggers for a component (native broker scaler, or featherweight's external-push). */
-function kedaTriggers(c: ComponentSpec, scalerAddress: string): { triggers: Obj[]; external: boolean } {
-  const given = Array.isArray(c.scaling.triggers) ? (c.scaling.triggers as Obj[]) : [{ type: c.trigger.type, metadata: c.trigger.metadata }];
+/** KEDA's cron scaler keys (an extra scaling trigger, not featherweight's cron source). */
+const kedaCronKeys = ['timezone', 'start', 'end', 'desiredReplicas'] as const;
+
+/** Trigger metadata keys that hold a secret: never rendered inline, moved to a Secret + TriggerAuthentication. */
+const inlineSecretKeys = ['password'] as const;
+
+/** One trigger's secret moved out of the manifest: KEDA reads it through `auth`, the pod through `env`. */
+interface MovedSecret {
+  /** Index in the resolved triggers (0 = the component's own). */
+  index: number;
+  key: (typeof inlineSecretKeys)[number];
+  /** The pod's environment variable (the pod manifest says <key>FromEnv: <env>). */
+  env: string;
+  /** Key in the Secret <name>-trigger-auth. */
+  secretKey: string;
+}
+
+interface RenderedTriggers {
+  triggers: Obj[];
+  external: boolean;
+  secrets: MovedSecret[];
+  /** Environment variables KEDA's *FromEnv keys name: the container must define them (from <name>-env). */
+  fromEnv: string[];
+}
+
+/**
+ * KEDA triggers from the component's resolved scaling spec: triggers[0] is its own trigger (native
+ * broker scaler, or featherweight's external-push for the triggers that live in the pod), then the
+ * extra scaling triggers of scaling.triggers (KEDA's cron and postgresql scalers, rendered natively).
+ */
+function kedaTriggers(c: ComponentSpec, scalerAddress: string, secretName: string): RenderedTriggers {
+  const resolved = resolveScaling(c).triggers;
   let external = false;
-  const triggers = given.map((t, i): Obj => {
-    const type = String(t.type ?? '');
-    const md = Object.fromEntries(Object.entries((t.metadata as Obj | undefined) ?? {}).map(([k, v]) => [k, String(v)]));
+  const secrets: MovedSecret[] = [];
+  const fromEnv = new Set<string>();
+  const triggers = resolved.map((t, i): Obj => {
+    const where = i === 0 ? 'trigger' : `scaling.triggers (${t.name})`;
+    const md = t.metadata;
     const extra: Obj = {};
-    for (const key of ['name', 'metricType', 'useCachedMetrics', 'authenticationRef'] as const) if (t[key] !== undefined) extra[key] = t[key];
-    const where = Array.isArray(c.scaling.triggers) ? `scaling.triggers[${i}]` : 'trigger';
-    if (type in nativeKedaKeys) {
-      const keep = nativeKedaKeys[type]!;
-      const metadata = Object.fromEntries(Object.entries(md).filter(([k]) => keep.includes(k)));
-      for (const key of nativeRequired[type]!) {
-        if (!metadata[key]) {
-          fail(c.name, `${where}.metadata.${key}`, `KEDA's ${type} scaler needs it${key === 'natsServerMonitoringEndpoint' ? ' (host:port of the NATS monitoring endpoint as seen from KEDA, e.g. nats.nats.svc:8222)' : ''}`);
-        }
-      }
-      return { type, metadata, ...extra };
-    }
-    if ((externalPushTypes as readonly string[]).includes(type)) {
+    if (t.named) extra.name = t.name;
+    if (t.metricType !== 'AverageValue') extra.metricType = t.metricType;
+    if (t.useCachedMetrics) extra.useCachedMetrics = true;
+    if (t.authenticationRef) extra.authenticationRef = t.authenticationRef;
+    if (i === 0 && (externalPushTypes as readonly string[]).includes(t.type)) {
       external = true;
       const metadata: Record<string, string> = { scalerAddress, component: c.name };
-      for (const key of ['lagThreshold', 'activationLagThreshold']) if (md[key] !== undefined) metadata[key] = md[key];
+      for (const key of ['lagThreshold', 'activationLagThreshold']) if (md[key] !== undefined) metadata[key] = md[key]!;
       return { type: 'external-push', metadata, ...extra };
     }
-    // Any other KEDA scaler (cpu, prometheus, ...) written in scaling.triggers goes through unchanged.
-    if (Array.isArray(c.scaling.triggers)) return { type, metadata: md, ...extra };
-    return fail(c.name, 'trigger.type', `${JSON.stringify(type)} has no KEDA scaler; add scaling.triggers with one KEDA knows`);
+    if (i > 0 && t.type === 'cron') {
+      // KEDA's own cron scaler: the window (start/end/timezone) and desiredReplicas go to KEDA as they are.
+      return { type: 'cron', metadata: Object.fromEntries(kedaCronKeys.filter((k) => md[k] !== undefined).map((k) => [k, md[k]!])), ...extra };
+    }
+    if (!(t.type in nativeKedaKeys)) return fail(c.name, `${where}.type`, `${JSON.stringify(t.type)} has no KEDA scaler`);
+    const keep = nativeKedaKeys[t.type]!;
+    const metadata = Object.fromEntries(Object.entries(md).filter(([k]) => keep.includes(k)));
+    for (const key of nativeRequired[t.type]!) {
+      if (!metadata[key]) {
+        fail(c.name, `${where}.metadata.${key}`, `KEDA's ${t.type} scaler needs it${key === 'natsServerMonitoringEndpoint' ? ' (host:port of the NATS monitoring endpoint as seen from KEDA, e.g. nats.nats.svc:8222)' : ''}`);
+      }
+    }
+    for (const [k, v] of Object.entries(metadata)) if (k.endsWith('FromEnv')) fromEnv.add(v);
+    for (const key of inlineSecretKeys) {
+      if (md[key] === undefined) continue;
+      if (t.authenticationRef) fail(c.name, `${where}.metadata.${key}`, `an inline ${key} and an authenticationRef: put the ${key} in the TriggerAuthentication's Secret and remove it here`);
+      const suffix = i === 0 ? '' : `_${i}`;
+      secrets.push({ index: i, key, env: `FW_TRIGGER${suffix}_${key.toUpperCase()}`, secretKey: `${key}${suffix ? `-${i}` : ''}` });
+      extra.authenticationRef = { name: `${secretName}${i === 0 ? '' : `-${i}`}` };
+    }
+    return { type: t.type, metadata, ...extra };
   });
-  return { triggers, external };
+  return { triggers, external, secrets, fromEnv: [...fromEnv] };
+}
+
+/**
+ * The pod manifest reads each moved secret from its environment (KEDA's <key>FromEnv form, which
+ * the sources and extra triggers understand), so the ConfigMap never holds it.
+ */
+function moveSecretsToEnv(comp: Obj, c: ComponentSpec, secrets: MovedSecret[]): void {
+  const listed = Array.isArray((comp.scaling as Obj | undefined)?.triggers) ? ((comp.scaling as Obj).triggers as Obj[]) : [];
+  const extras = listed.filter((t) => t?.type !== c.trigger.type);
+  for (const m of secrets) {
+    const targets: Obj[] = [];
+    if (m.index === 0) {
+      const trigger = comp.trigger as Obj;
+      trigger.metadata = { ...(trigger.metadata as Obj | undefined) };
+      targets.push(trigger);
+      for (const t of listed) if (t?.type === c.trigger.type) targets.push(t);
+    } else if (extras[m.index - 1]) targets.push(extras[m.index - 1]!);
+    for (const t of targets) {
+      const md = { ...((t.metadata as Obj | undefined) ?? {}) };
+      delete md[m.key];
+      t.metadata = md;
+    }
+    const md = targets[0]!.metadata as Obj;
+    md[`${m.key}FromEnv`] = m.env;
+  }
 }
 
 /** The manifest the pod runs: this one component, paths inside the container, listeners on all interfaces. */
-function podManifest(app: AppManifest, c: ComponentSpec, raw: Obj | undefined, moduleRef: string | undefined, external: boolean): string {
-  const comp: Obj = raw ? structuredClone(raw) : {
-    name: c.name, abi: c.abi, trigger: c.trigger, scaling: c.scaling, sink: c.sink,
-  };
+function podManifest(app: AppManifest, c: ComponentSpec, raw: Obj | undefined, moduleRef: string | undefined, external: boolean, secrets: MovedSecret[]): string {
+  // A copy either way: the pod's changes (listen, moved secrets) never reach the app's own spec.
+  const comp: Obj = structuredClone(raw ?? { name: c.name, abi: c.abi, trigger: c.trigger, scaling: c.scaling, sink: c.sink });
   if (moduleRef === undefined) delete comp.module; // a forwarder runs no guest
   else comp.module = moduleRef;
   if (!raw) {
@@ -153,6 +225,7 @@ function podManifest(app: AppManifest, c: ComponentSpec, raw: Obj | undefined, m
     trigger.metadata = { ...trigger.metadata, listen: `0.0.0.0:${listenPort(c.trigger.metadata.listen, 2525)}` };
   }
   comp.trigger = trigger;
+  moveSecretsToEnv(comp, c, secrets);
   const doc = {
     apiVersion: 'featherweight.dev/v1',
     kind: 'App',
@@ -196,8 +269,11 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
     const raw = rawComponent(opts.rawDoc, c.name);
     const scalerService = `${name}-scaler`;
     const scalerAddress = `${scalerService}.${namespace}.svc.cluster.local:${SCALER_PORT}`;
-    const { triggers, external } = kedaTriggers(c, scalerAddress);
+    const authName = `${name}-trigger-auth`;
+    const { triggers, external, secrets, fromEnv } = kedaTriggers(c, scalerAddress, authName);
     const isOci = c.module?.startsWith('oci://') ?? false;
+    // Its trigger keeps events in the pod's embedded queue (smtp, http, embedded, cron).
+    const queued = (embeddedQueueTypes as readonly string[]).includes(c.trigger.type);
     const meta = (n: string) => ({ name: n, namespace, labels });
 
     let podSpec: Obj;
@@ -230,7 +306,7 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
       }
       const smtp = c.trigger.type === 'smtp';
       const smtpPort = listenPort(c.trigger.metadata.listen, 2525);
-      (files.data as Record<string, string>)['featherweight.yaml'] = podManifest(app, c, raw, moduleRef, external);
+      (files.data as Record<string, string>)['featherweight.yaml'] = podManifest(app, c, raw, moduleRef, external, secrets);
       out.push(validated(new ConfigMap({ metadata: meta(name), ...files })));
 
       const ports: Obj[] = [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }];
@@ -238,7 +314,8 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
       if (external) ports.push({ name: 'keda-scaler', containerPort: SCALER_PORT, protocol: 'TCP' });
       const env: Obj[] = [
         { name: 'FEATHERWEIGHT_TOKEN', valueFrom: { secretKeyRef: { name: `${app.name}-token`, key: 'token', optional: true } } },
-        ...envGrantNames(c, raw).map((n) => ({ name: n, valueFrom: { secretKeyRef: { name: `${name}-env`, key: n } } })),
+        ...[...new Set([...envGrantNames(c, raw), ...fromEnv])].map((n) => ({ name: n, valueFrom: { secretKeyRef: { name: `${name}-env`, key: n } } })),
+        ...secrets.map((m) => ({ name: m.env, valueFrom: { secretKeyRef: { name: authName, key: m.secretKey } } })),
       ];
       if (isOci) {
         for (const n of ['FEATHERWEIGHT_OCI_USERNAME', 'FEATHERWEIGHT_OCI_PASSWORD']) {
@@ -247,10 +324,14 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
       }
       const probe = (initial: number) => ({ httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: initial, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 });
       if (c.grants.dirs.length) warn(`${c.name}: grants.dirs name host folders that do not exist in the pod; add volumes to the Deployment by hand`);
+      const handlerSeconds = Math.ceil(c.limits.timeoutMs / 1000);
       podSpec = {
         securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
-        // Draining in-flight events on SIGTERM can take up to the handler timeout.
-        terminationGracePeriodSeconds: Math.max(30, Math.ceil(c.limits.timeoutMs / 1000) + 10),
+        // SIGTERM drains: in-flight events finish (up to the handler timeout); a queue-holding
+        // component first refuses new events and empties its queue (decision 161), after preStop.
+        terminationGracePeriodSeconds: queued
+          ? PRESTOP_SECONDS + Math.ceil(defaultDrainMs / 1000) + handlerSeconds + 10
+          : Math.max(30, handlerSeconds + 10),
         containers: [{
           name: 'featherweight',
           image,
@@ -263,6 +344,8 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
           },
           readinessProbe: probe(1),
           livenessProbe: probe(10),
+          // The Service stops routing here before SIGTERM makes the listener answer 421.
+          ...(queued ? { lifecycle: { preStop: { exec: { command: ['node', '-e', `setTimeout(() => {}, ${PRESTOP_SECONDS * 1000})`] } } } } : {}),
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
           volumeMounts: [
             { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
@@ -272,7 +355,8 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
         }],
         volumes: [
           { name: 'config', configMap: { name } },
-          { name: 'data', emptyDir: {} },
+          // a queue that holds acknowledged events lives on the StatefulSet's volume claim, never here
+          ...(queued ? [] : [{ name: 'data', emptyDir: {} }]),
           { name: 'tmp', emptyDir: {} },
         ],
       };
@@ -290,17 +374,39 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
       }
     }
 
-    out.push(validated(new Deployment({
-      metadata: meta(name),
-      spec: {
-        // KEDA owns the replica count once the ScaledObject exists; start with one.
-        replicas: 1,
-        selector: { matchLabels: labels },
-        template: { metadata: { labels }, spec: podSpec },
-      },
-    } as unknown as ConstructorParameters<typeof Deployment>[0])));
+    const workload = queued && mode === 'container' ? 'StatefulSet' : 'Deployment';
+    if (workload === 'StatefulSet') {
+      out.push(validated(new StatefulSet({
+        metadata: meta(name),
+        spec: {
+          replicas: 1,
+          serviceName: name,
+          // KEDA adds pods in one step, not one ordinal at a time
+          podManagementPolicy: 'Parallel',
+          selector: { matchLabels: labels },
+          template: { metadata: { labels }, spec: podSpec },
+          // The embedded queue (accepted mail, acknowledged events) outlives the pod: a restarted
+          // or rescheduled pod of the same ordinal finds it; a pod scaled in drains it first.
+          volumeClaimTemplates: [{
+            metadata: { name: 'data', labels },
+            spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: QUEUE_STORAGE } } },
+          }],
+          persistentVolumeClaimRetentionPolicy: { whenScaled: 'Retain', whenDeleted: 'Retain' },
+        },
+      } as unknown as ConstructorParameters<typeof StatefulSet>[0])));
+    } else {
+      out.push(validated(new Deployment({
+        metadata: meta(name),
+        spec: {
+          // KEDA owns the replica count once the ScaledObject exists; start with one.
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: { metadata: { labels }, spec: podSpec },
+        },
+      } as unknown as ConstructorParameters<typeof Deployment>[0])));
+    }
 
-    const spec: Obj = { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name } };
+    const spec: Obj = { scaleTargetRef: { apiVersion: 'apps/v1', kind: workload, name } };
     for (const key of SCALED_OBJECT_KEYS) if (c.scaling[key] !== undefined) spec[key] = c.scaling[key];
     if (external && mode === 'container' && Number(spec.minReplicaCount ?? 0) < 1) {
       // The listener, the queue and the scaler all live in the pod: at zero pods nobody accepts
@@ -310,6 +416,16 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
       delete spec.idleReplicaCount;
     }
     spec.triggers = triggers;
+    for (const m of secrets) {
+      out.push(validated(new TriggerAuthentication({
+        metadata: meta(`${authName}${m.index === 0 ? '' : `-${m.index}`}`),
+        spec: { secretTargetRef: [{ parameter: m.key, name: authName, key: m.secretKey }] },
+      } as unknown as ConstructorParameters<typeof TriggerAuthentication>[0])));
+    }
+    if (secrets.length) {
+      // The value itself is never printed: it would end up in a repository with the rest of the YAML.
+      warn(`${c.name}: the trigger's ${secrets.map((m) => m.key).join(', ')} moved to Secret ${authName} (read by KEDA through TriggerAuthentication, by the pod as ${secrets.map((m) => m.env).join(', ')}); create it: kubectl create secret generic ${authName} -n ${namespace} ${secrets.map((m) => `--from-literal=${m.secretKey}=...`).join(' ')}`);
+    }
     const annotations = c.scaling.annotations as Record<string, string> | undefined;
     out.push(validated(new ScaledObject({
       metadata: { ...meta(name), ...(annotations ? { annotations } : {}) },
