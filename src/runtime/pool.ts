@@ -8,6 +8,8 @@ import { GuestError } from '../core/errors.js';
 import { instanceLimits, moduleMeta, type ExportCall, type Grants, type GuestRun, type Limits } from './guest.js';
 import type { Abi, CommandJob, ExportJob, FromWorker, Job, ToWorker, WorkerInit } from './protocol.js';
 import type { ComponentImage } from '../wasm/component/index.js';
+import { workerBoot } from './boot.js';
+import type { ThreadBudget } from './budget.js';
 
 export type { Abi, CommandJob, ExportJob, Job } from './protocol.js';
 
@@ -43,6 +45,10 @@ export interface PoolOptions {
    * docs/decisions/010-replica-pool.md. Default max(100, floor(6000 / maxThreads)).
    */
   recycleAfterJobs?: number;
+  /** The host-wide thread budget: a job runs only while this pool holds one of its slots (decision 122). */
+  budget?: ThreadBudget;
+  /** Shown in the budget's stats (the component's name). */
+  name?: string;
 }
 
 export interface PoolStats {
@@ -110,14 +116,7 @@ interface Thread {
   exited: Promise<void>;
 }
 
-// Same extension as this file: worker.ts from source, worker.js once compiled to dist/runtime/.
-// From source the worker must register tsx itself (on Node 20 the inherited `--import tsx` does not
-// make the worker's imports of .ts files work), so the entry is a small script that does that first.
-const fromSource = import.meta.url.endsWith('.ts');
-const workerUrl = new URL(`./worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
-const workerBoot = fromSource
-  ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); });`
-  : `import(${JSON.stringify(workerUrl.href)});`;
+const workerBootScript = workerBoot('worker');
 
 const MAX_START_FAILURES = 3;
 /** Live Wasm memories the pool lets its threads' garbage reach: ~60 TiB of the 128 TiB x86-64 user space. */
@@ -155,6 +154,7 @@ export function createPool(opts: PoolOptions): Pool {
   const counters = { completed: 0, coldStarts: 0, timeouts: 0, crashes: 0, threadStarts: 0 };
   let running = 0;
   let drained: (() => void) | undefined;
+  const member = opts.budget ? opts.budget.join(opts.name ?? 'pool', () => pump()) : null;
   const readyWaiters: Array<{ resolve(): void; reject(e: Error): void }> = [];
 
   const now = () => performance.now();
@@ -171,7 +171,7 @@ export function createPool(opts: PoolOptions): Pool {
     counters.threadStarts++;
     let resolveExit!: () => void;
     const exited = new Promise<void>((r) => (resolveExit = r));
-    const worker = new Worker(workerBoot, { eval: true, workerData: init });
+    const worker = new Worker(workerBootScript, { eval: true, workerData: init });
     const t: Thread = { worker, threadId: worker.threadId, state: 'starting', stopping: false, retiring: false, jobsRun: 0, exited };
     threads.add(t);
     if (waitingThread.length === 0) worker.unref();
@@ -221,11 +221,16 @@ export function createPool(opts: PoolOptions): Pool {
     const idle = [...threads].filter((t) => t.state === 'idle' && !t.stopping).sort((a, b) => Number(a.retiring) - Number(b.retiring));
     for (const t of idle) {
       if (waitingThread.length === 0) break;
+      if (member && !member.acquire()) break; // the budget calls pump again when a slot is ours
       dispatch(t, waitingThread.shift()!, false);
     }
     for (const t of threads) if (t.retiring && t.state === 'idle' && !t.stopping && replaced(t)) stopThread(t);
     ensureThreads();
     if (waitingThread.length > 0) for (const t of threads) if (t.state === 'starting') t.worker.ref();
+    if (member) {
+      const idleNow = [...threads].filter((t) => t.state === 'idle' && !t.stopping).length;
+      member.want(Math.min(waitingThread.length, idleNow));
+    }
     if (startFailures >= MAX_START_FAILURES && liveThreads().length === 0) {
       const err = new Error(`worker threads fail to start: ${startError?.message ?? 'unknown error'}`);
       for (const p of waitingThread.splice(0)) p.reject(err);
@@ -241,7 +246,7 @@ export function createPool(opts: PoolOptions): Pool {
       pump();
       return;
     }
-    if (waitingThread.length > 0) {
+    if (waitingThread.length > 0 && (!member || member.acquire())) {
       dispatch(t, waitingThread.shift()!, fromStart);
       return;
     }
@@ -285,6 +290,7 @@ export function createPool(opts: PoolOptions): Pool {
 
   function finish(t: Thread, r: Running, result: GuestRun | ExportCall, durationUs: number): void {
     clearTimeout(r.timer);
+    member?.release();
     t.current = undefined;
     running--;
     counters.completed++;
@@ -361,6 +367,7 @@ export function createPool(opts: PoolOptions): Pool {
       for (const p of [...waitingSlot.splice(0), ...waitingThread.splice(0)]) p.reject(err);
       if (running > 0) await new Promise<void>((r) => (drained = r));
     }
+    member?.leave();
     const all = [...threads];
     for (const t of all) if (!t.stopping) stopThread(t);
     await Promise.all(all.map((t) => t.exited));

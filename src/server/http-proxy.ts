@@ -7,11 +7,13 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  chainGuests, createHttpWasmGuest, headerMapFrom, headerObject, hopByHop, HttpWasmViolation, readRequestModel,
+  chainGuests, createHttpWasmGuest, headerMapFrom, headerObject, hopByHop, HttpWasmUnavailable, HttpWasmViolation, readRequestModel,
   writeResponseModel, writeViolation,
   type HttpRequestModel, type HttpResponseModel, type HttpWasmGuest, type HttpWasmLogger, type InstanceMode, type NextFn,
 } from '../wasm/http-wasm.js';
 import { defaultLimits, type Limits } from '../wasm/limits.js';
+import { createHttpWasmPool, type HttpWasmPool } from '../runtime/http-wasm-pool.js';
+import type { ThreadBudget } from '../runtime/budget.js';
 
 export interface UpstreamOptions {
   /** Per upstream request, from sending to response headers (default 30 s). */
@@ -99,8 +101,8 @@ export function createHttpWasmListener(opts: HttpWasmListenerOptions): (req: Inc
     try {
       resp = await chain(model);
     } catch (err) {
-      if (err instanceof HttpWasmViolation) {
-        /* already logged by the guest that broke the ABI */
+      if (err instanceof HttpWasmViolation || err instanceof HttpWasmUnavailable) {
+        /* already logged: by the guest that broke the ABI, or by the pool whose watchdog fired */
       } else if (opts.guests.length === 0) {
         // plain proxy without guests: the upstream failed
         opts.log.warn({ err: (err as Error).message }, 'http-proxy: upstream failed');
@@ -136,6 +138,13 @@ export interface HttpProxyOptions {
   limits?: Partial<Limits>;
   instances?: InstanceMode;
   upstreamOptions?: UpstreamOptions;
+  /**
+   * Worker threads per guest (default 2), where limits.timeout holds (decision 121). 0 runs the guests on
+   * this event loop instead: a little faster, but a guest that never returns then freezes the process.
+   */
+  threads?: number;
+  /** Host-wide thread budget the guests' phases take slots from (decision 122). */
+  budget?: ThreadBudget;
 }
 
 export interface HttpProxy {
@@ -147,11 +156,12 @@ export interface HttpProxy {
 /** Starts the proxy (middleware mode) or the handler server (no upstream). */
 export async function startHttpProxy(opts: HttpProxyOptions): Promise<HttpProxy> {
   if (opts.middleware.length === 0 && !opts.upstream) throw new Error('http-proxy needs --middleware, --upstream or both');
-  const guests = opts.middleware.map((g, i) =>
-    createHttpWasmGuest(g.module, {
-      name: g.name ?? `guest-${i}`, config: g.config, log: opts.log, limits: opts.limits, instances: opts.instances,
-    }),
-  );
+  const threads = opts.threads ?? 2;
+  const guests = opts.middleware.map((g, i) => {
+    const common = { name: g.name ?? `guest-${i}`, config: g.config, log: opts.log, limits: opts.limits, instances: opts.instances };
+    return threads === 0 ? createHttpWasmGuest(g.module, common) : createHttpWasmPool({ ...common, module: g.module, threads, ...(opts.budget ? { budget: opts.budget } : {}) });
+  });
+  await Promise.all(guests.map((g) => ('ready' in g ? (g as HttpWasmPool).ready() : undefined)));
   const upstream = opts.upstream ? forwardTo(opts.upstream, opts.upstreamOptions) : null;
   const listener = createHttpWasmListener({ guests, last: upstream?.next, log: opts.log, limits: opts.limits });
   const server = http.createServer((req, res) => {
@@ -180,6 +190,6 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<HttpProxy>
         server.closeAllConnections();
         upstream?.close();
         for (const g of guests) g.close();
-      }),
+      }).then(() => Promise.all(guests.map((g) => ('closeAsync' in g ? (g as HttpWasmPool).closeAsync() : undefined))).then(() => undefined)),
   };
 }

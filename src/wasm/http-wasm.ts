@@ -50,10 +50,15 @@ export interface HttpWasmOptions {
   instances?: InstanceMode;
   /** Pooled mode: idle instances kept at most (more are created under load and dropped after). */
   maxIdle?: number;
+  /** Warn at creation about missing exports (default true; a worker thread's copy leaves that to the main thread). */
+  warnMissingExports?: boolean;
 }
 
+/** What the calling guest needs from next: its response body buffered (feature buffer_response). */
+export interface NextHints { bufferResponse?: boolean }
+
 /** The rest of the chain after a guest: the next guest, the upstream, or a handler. Rejects = host failure. */
-export type NextFn = (req: HttpRequestModel) => Promise<HttpResponseModel>;
+export type NextFn = (req: HttpRequestModel, hints?: NextHints) => Promise<HttpResponseModel>;
 
 export interface HttpWasmGuest {
   readonly name: string;
@@ -70,6 +75,17 @@ export class HttpWasmViolation extends Error {
   constructor(message: string, readonly guest = '') {
     super(message);
     this.name = 'HttpWasmViolation';
+  }
+}
+
+/**
+ * The guest could not answer for a reason of the host's: it ran past limits.timeout (504) or the thread
+ * holding its instance was replaced (503). The request gets `status` and `message` as its body.
+ */
+export class HttpWasmUnavailable extends Error {
+  constructor(message: string, readonly status: 503 | 504, readonly guest = '') {
+    super(message);
+    this.name = 'HttpWasmUnavailable';
   }
 }
 
@@ -131,7 +147,7 @@ export function createHttpWasmGuest(module: WebAssembly.Module, opts: HttpWasmOp
     }
   }
   for (const exp of ['handle_request', 'handle_response', 'memory']) {
-    if (!exportNames.has(exp)) log.warn({ guest: name }, `http-wasm guest ${name} does not export ${exp}: requests that need it will get a 500`);
+    if (opts.warnMissingExports !== false && !exportNames.has(exp)) log.warn({ guest: name }, `http-wasm guest ${name} does not export ${exp}: requests that need it will get a 500`);
   }
 
   let baseFeatures = 0;
@@ -514,7 +530,7 @@ export function createHttpWasmGuest(module: WebAssembly.Module, opts: HttpWasmOp
       } else {
         const own = c.resp.headers;
         try {
-          resp = await next(req);
+          resp = await next(req, { bufferResponse: (c.features & Feature.bufferResponse) !== 0 });
           for (const [k, v] of own) if (!resp.headers.has(k)) resp.headers.set(k, v);
         } catch (err) {
           isError = 1;

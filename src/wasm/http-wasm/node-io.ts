@@ -75,13 +75,22 @@ export async function writeResponseModel(res: ServerResponse, resp: HttpResponse
   }
 }
 
-/** A guest broke the ABI (already logged) or the host failed: 500, or a cut connection once headers went out. */
+/**
+ * A guest broke the ABI (already logged) or the host failed: 500, or a cut connection once headers went out.
+ * An error carrying an HTTP status (HttpWasmUnavailable: 503/504) answers with that status and its message.
+ */
 export function writeViolation(res: ServerResponse, err: unknown): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const guest = (err as { guest?: string } | null)?.guest;
+  const e = err as { guest?: string; status?: number; message?: string } | null;
+  if (e && (e.status === 503 || e.status === 504)) {
+    res.writeHead(e.status, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1' });
+    res.end(`${e.message}\n`);
+    return;
+  }
+  const guest = e?.guest;
   res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
   res.end(guest ? `http-wasm guest ${guest} failed; see the server log\n` : 'internal error; see the server log\n');
 }
