@@ -73,3 +73,77 @@ test('a large text attachment streams out in full', () => {
   assert.equal(rows.length, 20000);
   assert.deepEqual(rows[19999], { file: 'big.log', line: 20000, text: lines[19999] });
 });
+
+const rowsOf = (r: { stdout: Uint8Array }) => dec(r.stdout).trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { file: string; line: number; text: string });
+
+test('a mail as large as SMTP accepts (24.6 MB event, 18 MiB text attachment) becomes rows at maxMemory 16 MiB', () => {
+  const line = (i: number) => `${String(i).padStart(7, '0')} ${'abcdefghij'.repeat(6)} é ü ✓`;
+  const parts: string[] = [];
+  let size = 0;
+  for (let i = 1; size < 18 * 1024 * 1024; i++) {
+    const l = line(i) + '\r\n';
+    parts.push(l);
+    size += Buffer.byteLength(l);
+  }
+  const text = parts.join('');
+  const mail = JSON.stringify({ messageId: '<big@x>', from: 'a@x', to: ['b@x'], subject: 'big', date: null, attachments: [{ filename: 'big.csv', contentType: 'text/csv', content: b64(text), size }], text: 'see attached' });
+  assert.ok(mail.length > 24 * 1024 * 1024 && mail.length < 25 * 1024 * 1024, `event body ${mail.length} bytes`);
+  const r = runWasiCommand(guest('mail-lines'), { stdin: enc(mail), env: {}, args: [] }, limits({ maxMemoryBytes: 16 * 1024 * 1024, maxStdinBytes: 25 * 1024 * 1024 }));
+  assert.ok(r.ok, r.ok ? '' : `${r.error.kind}: ${r.error.message}`);
+  const rows = rowsOf(r);
+  assert.equal(rows.length, parts.length);
+  assert.deepEqual(rows[0], { file: 'big.csv', line: 1, text: line(1) });
+  assert.deepEqual(rows[rows.length - 1], { file: 'big.csv', line: parts.length, text: line(parts.length) });
+});
+
+test('line ends: LF, CRLF and a lone CR each end a line; a trailing break adds no empty row', () => {
+  const r = run({ attachments: [{ filename: 'mac.txt', content: b64('a\rb\r\rc\r\nd\n\ne\r') }] });
+  assert.ok(r.ok, dec(r.stderr));
+  assert.deepEqual(rowsOf(r).map((x) => x.text), ['a', 'b', '', 'c', 'd', '', 'e']);
+  assert.deepEqual(rowsOf(r).map((x) => x.line), [1, 2, 3, 4, 5, 6, 7]);
+});
+
+test('UTF-8 split anywhere, BOM-like prefixes and truncated sequences', () => {
+  const r = run({
+    attachments: [
+      { filename: 'bom.txt', content: b64(Buffer.from([0xef, 0xbb, 0xbf, 0x68, 0x69])) },
+      { filename: 'short.txt', content: b64(Buffer.from([0xef, 0xbb])) },
+      { filename: 'cut.txt', content: b64(Buffer.from([0x61, 0xe2, 0x82, 0x0a, 0xe2, 0x82, 0xac])) },
+    ],
+  });
+  assert.ok(r.ok, dec(r.stderr));
+  assert.deepEqual(rowsOf(r), [
+    { file: 'bom.txt', line: 1, text: 'hi' },
+    { file: 'short.txt', line: 1, text: '\ufffd\ufffd' },
+    { file: 'cut.txt', line: 1, text: 'a\ufffd\ufffd' },
+    { file: 'cut.txt', line: 2, text: '€' },
+  ]);
+});
+
+test('content before its filename and type is held until the type is known; bad base64 ends the attachment with a note', () => {
+  const late = `{"attachments":[{"content":"${b64('x\ny')}","size":3,"contentType":"text/plain","filename":"late.txt"},{"content":"${b64('no')}","filename":"pic.png","contentType":"image/png"}]}`;
+  const r = run(late);
+  assert.ok(r.ok, dec(r.stderr));
+  assert.deepEqual(rowsOf(r), [{ file: 'late.txt', line: 1, text: 'x' }, { file: 'late.txt', line: 2, text: 'y' }]);
+  assert.equal(dec(r.stderr), 'mail-lines: skipped attachment pic.png (image/png): not a text file\n');
+  const bad = run({ attachments: [{ filename: 'b.txt', contentType: 'text/plain', content: `${b64('one\ntwo\nx')}!!!` }, { filename: 'c.txt', content: '!!' }] });
+  assert.ok(bad.ok);
+  assert.deepEqual(rowsOf(bad).map((x) => x.text), ['one', 'two', 'x']);
+  assert.equal(
+    dec(bad.stderr),
+    'mail-lines: skipped attachment b.txt (text/plain): content is not valid base64 after line 3; the lines before it were written\n' +
+      'mail-lines: skipped attachment c.txt (no content type): content is not valid base64\n',
+  );
+});
+
+test('memory does not grow with the number of lines: 1,000,000 rows at maxMemory 1 MiB', () => {
+  const r = runWasiCommand(
+    guest('mail-lines'),
+    { stdin: enc(JSON.stringify({ attachments: [{ filename: 'many.txt', content: b64('x\n'.repeat(1_000_000)) }] })), env: {}, args: [] },
+    limits({ maxMemoryBytes: 1024 * 1024 }),
+  );
+  assert.ok(r.ok, r.ok ? '' : `${r.error.kind}: ${r.error.message}`);
+  const text = dec(r.stdout);
+  assert.equal(text.split('\n').length - 1, 1_000_000);
+  assert.ok(text.endsWith('{"file":"many.txt","line":1000000,"text":"x"}\n'));
+});
