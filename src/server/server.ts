@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { acceptHttpEvent, HttpIngressError } from '../sources/http.js';
 import type { RunningApp } from '../app/app.js';
-import { createHttpWasmGuest, type HttpWasmGuest } from '../wasm/http-wasm.js';
+import { createHttpWasmPool, type HttpWasmPool } from '../runtime/http-wasm-pool.js';
 import { createHttpWasmListener } from './http-proxy.js';
 import { HttpError, intParam, isLoopback, parseListen, publicDeadLetter, readBody, sendJson } from './http-util.js';
 
@@ -61,10 +61,13 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
 
   // http-wasm components answer under /v1/components/<name>/http/... (the guest sees the rest).
   const handlers = new Map<string, ReturnType<typeof createHttpWasmListener>>();
-  const guests: HttpWasmGuest[] = [];
+  // On worker threads of the app's budget, so limits.timeout holds and a hung guest cannot stall the API (decision 121).
+  const guests: HttpWasmPool[] = [];
   for (const [name, h] of app.httpHandlers) {
-    const guest = createHttpWasmGuest(h.module, {
+    const guest = createHttpWasmPool({
+      module: h.module,
       name,
+      budget: app.budget,
       log: log.child({ component: name }),
       limits: h.spec.limits,
       ...(h.spec.config !== undefined ? { config: new TextEncoder().encode(h.spec.config) } : {}),
@@ -72,6 +75,7 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
     guests.push(guest);
     handlers.set(name, createHttpWasmListener({ guests: [guest], log: log.child({ component: name }), limits: h.spec.limits, stripPrefix: `/v1/components/${name}/http` }));
   }
+  await Promise.all(guests.map((g) => g.ready()));
 
   const authorizeIfMutating = (req: IncomingMessage) => {
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') authorize(req);
@@ -187,10 +191,10 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
   return {
     url,
     async close() {
-      for (const g of guests) g.close();
       for (const s of streams) s.end();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all(guests.map((g) => g.closeAsync()));
     },
   };
 }

@@ -1,0 +1,46 @@
+// The flagship path end to end through the real smtp source and the mail-lines guest: charsets become
+// UTF-8 rows, lone CRs end lines, and a mail its handler cannot take is refused at DATA.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import nodemailer from 'nodemailer';
+import { guest, oneComponent, tempDir, waitUntil, withApp } from './helpers.js';
+import type { SmtpSource } from '../../src/sources/smtp.js';
+
+test('smtp -> mail-lines -> sqlite: latin-1 café and CR-only lines arrive as UTF-8 rows; an event above maxStdin gets 552', async () => {
+  const dir = tempDir();
+  const manifest = oneComponent(dir, {
+    module: guest('mail-lines'),
+    limits: { maxMemory: '16MiB', maxStdin: '64KiB', timeout: '10s' },
+    trigger: { type: 'smtp', metadata: { listen: '127.0.0.1:0' } },
+  });
+  await withApp(manifest, async (app) => {
+    const c = app.components.get('c1')!;
+    const port = (c.source as SmtpSource).address().port;
+    const tx = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true } as never);
+    try {
+      await tx.sendMail({
+        from: 'a@featherweight.test',
+        to: 'b@featherweight.test',
+        subject: 'menu',
+        attachments: [
+          { filename: 'menu.txt', content: Buffer.from('café\rcrème brûlée\r', 'latin1'), contentType: 'text/plain; charset=iso-8859-1' },
+        ],
+      });
+      await assert.rejects(
+        tx.sendMail({ from: 'a@featherweight.test', to: 'b@featherweight.test', attachments: [{ filename: 'big.txt', content: 'y'.repeat(100_000) }] }),
+        (err: { responseCode?: number; response?: string }) => err.responseCode === 552 && /limits\.maxStdin of component c1/.test(err.response ?? ''),
+      );
+    } finally {
+      tx.close();
+    }
+    await waitUntil('the mail processed', () => c.state().counters.processed === 1);
+    const { rows } = await c.sink.rows!({ limit: 10, offset: 0 });
+    assert.deepEqual(
+      rows.map((r) => [r.file, r.line, r.text]).sort((x, y) => Number(x[1]) - Number(y[1])),
+      [['menu.txt', 1, 'café'], ['menu.txt', 2, 'crème brûlée']],
+    );
+    assert.equal(app.deadLetters.count('c1'), 0);
+  });
+  fs.rmSync(dir, { recursive: true, force: true });
+});
