@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import type { ComponentImage } from '../../wasm/component/index.js';
 import type { GuestErrorInfo, GuestErrorKind } from '../../core/errors.js';
 import { parseDuration, parseSize } from '../../core/units.js';
 import type { Abi, Job, JobResult } from '../../runtime/pool.js';
@@ -60,10 +61,36 @@ export function limitOptions(cmd: Command): Command {
     .option('--max-memory <size>', 'linear memory limit, e.g. 16MiB (default 64MiB)');
 }
 
+/**
+ * A WASI 0.2 component (told apart by its header's layer bytes) runs like a command on a one-replica pool
+ * (src/wasm/component/): its output is printed when it ends, and stdin is --stdin's bytes or empty.
+ */
+async function runIfComponent(file: string, o: { limits: Limits; env: Record<string, string>; dirs: DirGrant[]; args: string[]; stdin: Uint8Array | null }): Promise<boolean> {
+  const { isComponent, loadComponent } = await import('../../wasm/component/index.js');
+  let bytes: Uint8Array;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch {
+    return false; // the core path names the problem
+  }
+  if (!isComponent(bytes)) return false;
+  const component = loadComponent(bytes);
+  const r = await runOnce(component.modules[0]!, 'wasi-command', o.limits, { kind: 'command', stdin: o.stdin ?? new Uint8Array(0), env: {}, args: o.args }, o.dirs, o.env, component);
+  if ('stdout' in r) {
+    if (r.stdout.length > 0) process.stdout.write(r.stdout);
+    if (r.stderr.length > 0) process.stderr.write(r.stderr);
+  }
+  if (!r.ok) {
+    if (r.error.kind !== 'exit') say(`${r.error.kind}: ${r.error.message}`);
+    process.exitCode = exitCodeFor(r.error);
+  }
+  return true;
+}
+
 /** Runs one job on a one-replica pool (so the watchdog applies) and returns its result. */
-export async function runOnce(module: WebAssembly.Module, abi: Abi, limits: Limits, job: Job, dirs: DirGrant[] = [], env: Record<string, string> = {}): Promise<JobResult> {
+export async function runOnce(module: WebAssembly.Module, abi: Abi, limits: Limits, job: Job, dirs: DirGrant[] = [], env: Record<string, string> = {}, component?: ComponentImage): Promise<JobResult> {
   const { createPool } = await import('../../runtime/pool.js');
-  const pool = createPool({ module, abi, limits, grants: { env, dirs }, maxThreads: 1, warmThreads: 1 });
+  const pool = createPool({ module, abi, limits, grants: { env, dirs }, maxThreads: 1, warmThreads: 1, ...(component ? { component } : {}) });
   try {
     pool.setReplicas(1);
     return await pool.submit(job);
@@ -246,6 +273,7 @@ ${exitCodes.trap} trap, ${exitCodes['memory-limit']} memory limit, ${exitCodes['
         const env = parseEnv(flags.env ?? []);
         const dirs = [...parseDirs(flags.dir ?? [], false, '--dir'), ...parseDirs(flags.dirRw ?? [], true, '--dir-rw')];
         const stdin = stdinFrom(flags.stdin, limits.maxStdinBytes);
+        if (await runIfComponent(file, { limits, env, dirs, args, stdin })) return;
         await runLive(file, { limits, grants: { env, dirs }, argv0: flags.argv0 ?? path.basename(file), args, stdin });
       } catch (err) {
         hostFailure(err);
