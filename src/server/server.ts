@@ -9,14 +9,21 @@ import { acceptHttpEvent, HttpIngressError } from '../sources/http.js';
 import type { RunningApp } from '../app/app.js';
 import { createHttpWasmPool, type HttpWasmPool } from '../runtime/http-wasm-pool.js';
 import { createHttpWasmListener } from './http-proxy.js';
-import { HttpError, intParam, isLoopback, parseListen, publicDeadLetter, readBody, sendJson } from './http-util.js';
+import { cookie, decodeSegment, foreignRequest, HttpError, intParam, isLoopback, parseListen, publicDeadLetter, readBody, sameSecret, sendJson } from './http-util.js';
 
 export interface ServerOptions {
   /** host:port; loopback unless told otherwise. */
   listen: string;
   log: Logger;
-  /** Bearer token for mutating calls; required when bound beyond loopback. */
+  /**
+   * Bearer token; bound beyond loopback every route but /healthz and /metrics needs it, and the
+   * server refuses to start without one unless `insecureNoAuth` (decision 135).
+   */
   token?: string;
+  /** Beyond loopback without a token: serve everything to anyone (logged as a warning). */
+  insecureNoAuth?: boolean;
+  /** How long close() lets requests in flight finish before it drops their connections. */
+  closeGraceMs?: number;
 }
 
 export interface RunningServer {
@@ -53,10 +60,22 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
     return c;
   };
 
+  if (!loopback && !opts.token && !opts.insecureNoAuth) {
+    throw new Error(
+      `refusing to listen on ${opts.listen} without a token: beyond loopback every route but /healthz and /metrics needs one. ` +
+        'Set the environment variable named by server.tokenEnv (FEATHERWEIGHT_TOKEN by default), listen on 127.0.0.1, or pass --insecure-no-auth to serve the API and its data to anyone who can reach it',
+    );
+  }
+  if (!loopback && !opts.token) log.warn({ listen: opts.listen }, 'listening beyond loopback WITHOUT authentication (--insecure-no-auth): anyone who can reach this address can read rows and dead letters and post events');
+  const tokenCookie = 'fw_token';
+
+  /** Beyond loopback with a token: the bearer header, or the cookie the dashboard got from /?token=. */
   const authorize = (req: IncomingMessage) => {
-    if (loopback) return;
-    if (!opts.token) throw new HttpError(403, 'mutating calls are disabled: the server listens beyond loopback and no token is set (set the environment variable named by server.tokenEnv, FEATHERWEIGHT_TOKEN by default)');
-    if (req.headers.authorization !== `Bearer ${opts.token}`) throw new HttpError(401, 'missing or wrong bearer token (Authorization: Bearer <token>)');
+    if (loopback || !opts.token) return;
+    const auth = req.headers.authorization;
+    const bearer = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+    if (sameSecret(bearer, opts.token) || sameSecret(cookie(req, tokenCookie), opts.token)) return;
+    throw new HttpError(401, 'missing or wrong bearer token (Authorization: Bearer <token>; the dashboard: open /?token=<token> once)');
   };
 
   // http-wasm components answer under /v1/components/<name>/http/... (the guest sees the rest).
@@ -77,10 +96,6 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
   }
   await Promise.all(guests.map((g) => g.ready()));
 
-  const authorizeIfMutating = (req: IncomingMessage) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') authorize(req);
-  };
-
   const routes: Array<[string, RegExp, (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL) => Promise<void> | void]> = [
     ['GET', /^\/healthz$/, (_q, res) => sendJson(res, 200, { status: 'ok', app: app.manifest.name })],
     ['GET', /^\/metrics$/, async (_q, res) => {
@@ -90,9 +105,9 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
     }],
     ['GET', /^\/v1\/components$/, (_q, res) => sendJson(res, 200, { components: [...app.components.values()].map((c) => c.state()) })],
     ['GET', /^\/v1\/handlers$/, (_q, res) => sendJson(res, 200, { handlers: [...app.httpHandlers.values()].map((h) => ({ name: h.spec.name, abi: h.spec.abi, path: `/v1/components/${h.spec.name}/http/` })) })],
-    ['GET', /^\/v1\/components\/([^/]+)$/, (_q, res, m) => sendJson(res, 200, component(decodeURIComponent(m[1]!)).state())],
+    ['GET', /^\/v1\/components\/([^/]+)$/, (_q, res, m) => sendJson(res, 200, component(decodeSegment(m[1]!)).state())],
     ['GET', /^\/v1\/components\/([^/]+)\/rows$/, async (_q, res, m, url) => {
-      const c = component(decodeURIComponent(m[1]!));
+      const c = component(decodeSegment(m[1]!));
       if (!c.sink.rows) throw new HttpError(501, `sink ${c.sink.type} of component ${c.spec.name} cannot be read back`);
       const limit = intParam(url, 'limit', 50, 1, 1000);
       const offset = intParam(url, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
@@ -101,8 +116,7 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
       sendJson(res, 200, { total, limit, offset, rows });
     }],
     ['POST', /^\/v1\/components\/([^/]+)\/events$/, async (req, res, m) => {
-      authorize(req);
-      const c = component(decodeURIComponent(m[1]!));
+      const c = component(decodeSegment(m[1]!));
       if (c.spec.trigger.type !== 'http' && c.spec.trigger.type !== 'embedded') {
         throw new HttpError(409, `component ${c.spec.name} is fed by its ${c.spec.trigger.type} trigger; events can be posted only to http or embedded triggers`);
       }
@@ -120,16 +134,14 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
       const limit = intParam(url, 'limit', 100, 1, 1000);
       sendJson(res, 200, { deadLetters: app.deadLetters.list({ ...(comp ? { component: comp } : {}), limit }).map(publicDeadLetter) });
     }],
-    ['POST', /^\/v1\/dlq\/([^/]+)\/retry$/, async (req, res, m) => {
-      authorize(req);
-      const id = decodeURIComponent(m[1]!);
+    ['POST', /^\/v1\/dlq\/([^/]+)\/retry$/, async (_req, res, m) => {
+      const id = decodeSegment(m[1]!);
       if (!app.deadLetters.get(id)) throw new HttpError(404, `no dead letter with id ${id}`);
       await app.retryDeadLetter(id);
       sendJson(res, 200, { retried: id });
     }],
-    ['DELETE', /^\/v1\/dlq\/([^/]+)$/, (req, res, m) => {
-      authorize(req);
-      const id = decodeURIComponent(m[1]!);
+    ['DELETE', /^\/v1\/dlq\/([^/]+)$/, (_req, res, m) => {
+      const id = decodeSegment(m[1]!);
       if (!app.deadLetters.get(id)) throw new HttpError(404, `no dead letter with id ${id}`);
       app.deadLetters.remove(id);
       res.writeHead(204).end();
@@ -146,9 +158,36 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
     }],
   ];
 
+  /** Requests being answered; close() waits for them (an accepted event gets its 202). */
+  const inFlight = new Set<ServerResponse>();
+  let closing = false;
+  const open = new Set(['/healthz', '/metrics']);
+
   const server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
     try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return sendJson(res, 400, { error: `malformed request target ${JSON.stringify(String(req.url).slice(0, 80))}` });
+    }
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+    if (closing) res.shouldKeepAlive = false;
+    try {
+      const foreign = foreignRequest(req, loopback);
+      // http-wasm handlers may be called cross-origin on purpose (CORS is theirs); the Host check still holds
+      const isHandler = /^\/v1\/components\/[^/]+\/http(?:\/|$)/.test(url.pathname);
+      if (foreign && !(isHandler && !foreign.startsWith('Host'))) throw new HttpError(403, foreign);
+      if (!open.has(url.pathname)) {
+        // the dashboard off loopback: /?token=<token> once sets a cookie the page's fetch and EventSource then carry
+        const given = url.pathname === '/' && req.method === 'GET' ? url.searchParams.get('token') : null;
+        if (given !== null && opts.token && sameSecret(given, opts.token)) {
+          res.writeHead(303, { location: '/', 'set-cookie': `${tokenCookie}=${encodeURIComponent(opts.token)}; HttpOnly; SameSite=Strict; Path=/`, 'cache-control': 'no-store' });
+          res.end();
+          return;
+        }
+        authorize(req);
+      }
       const file = req.method === 'GET' ? staticFiles[url.pathname] : undefined;
       if (file) {
         const data = await readFile(file.file);
@@ -157,9 +196,8 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
         return;
       }
       const handlerMatch = /^\/v1\/components\/([^/]+)\/http(?:\/|$)/.exec(url.pathname);
-      const handler = handlerMatch ? handlers.get(decodeURIComponent(handlerMatch[1]!)) : undefined;
+      const handler = handlerMatch ? handlers.get(decodeSegment(handlerMatch[1]!)) : undefined;
       if (handler) {
-        authorizeIfMutating(req);
         await handler(req, res);
         return;
       }
@@ -190,10 +228,21 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
   log.info({ url }, 'serving API, /metrics and the dashboard');
   return {
     url,
+    /**
+     * Stops accepting, then lets the requests in flight finish (up to closeGraceMs, 10 s by
+     * default) before dropping what is left: an event the source committed gets its 202.
+     */
     async close() {
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of streams) s.end();
+      server.closeIdleConnections();
+      const grace = opts.closeGraceMs ?? 10_000;
+      const deadline = Date.now() + grace;
+      while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      if (inFlight.size > 0) log.warn({ requests: inFlight.size, graceMs: grace }, 'closing with requests still in flight');
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
       await Promise.all(guests.map((g) => g.closeAsync()));
     },
   };
