@@ -25,13 +25,20 @@ export function register(program: Command): void {
       const manifest = o.only !== undefined ? selectComponents(loaded, o.only.split(',')) : loaded;
       if (o.dataDir) manifest.dataDir = o.dataDir;
       const log = createLogger();
-      const app = await startApp(manifest, { log });
+      const app = await startApp(manifest, { log }).catch((err) => startupFailed(err, []));
       const listen = o.listen ?? manifest.server.listen;
       const token = process.env[manifest.server.tokenEnv];
-      const server = await startServer(app, { listen, log, ...(token ? { token } : {}) });
-      const proxies = await startProxies(manifest, log);
+      const started: Array<{ close(): Promise<void> }> = [app];
+      const server = await bound(startServer(app, { listen, log, ...(token ? { token } : {}) }), listen, 'the HTTP API and dashboard', '--listen or server.listen')
+        .catch((err) => startupFailed(err, started));
+      started.unshift(server);
+      const proxies = await startProxies(manifest, log).catch((err) => startupFailed(err, started));
+      started.unshift(...proxies);
       const kedaListen = o.kedaScaler ?? manifest.server.kedaScaler;
-      const keda = kedaListen ? await startExternalScaler(scalerProvider(app), { listen: kedaListen }) : undefined;
+      const keda = kedaListen
+        ? await bound(startExternalScaler(scalerProvider(app), { listen: kedaListen }), kedaListen, "KEDA's external scaler", '--keda-scaler or server.kedaScaler')
+          .catch((err) => startupFailed(err, started))
+        : undefined;
       if (keda) log.info({ address: keda.address }, 'serving the KEDA external scaler (externalscaler.ExternalScaler)');
       log.info({ app: manifest.name, url: server.url, components: manifest.components.map((c) => c.name) }, 'featherweight is up');
       await waitForSignal();
@@ -42,6 +49,33 @@ export function register(program: Command): void {
       await app.close();
       log.info('stopped');
     });
+}
+
+/** A listen error names the address and what wanted it, e.g. a port another process holds. */
+export async function bound<T>(starting: Promise<T>, address: string, what: string, how: string): Promise<T> {
+  try {
+    return await starting;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EADDRINUSE' ? 'the address is already in use (another featherweight up?)'
+      : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)'
+      : code === 'EADDRNOTAVAIL' ? 'no interface of this machine has that address'
+      : null;
+    if (!why) throw err;
+    throw new Error(`cannot listen on ${address} for ${what}: ${why}; pick another with ${how}`);
+  }
+}
+
+/**
+ * A part of the app failed to start: say why, stop what did start and exit 1 at once, rather than
+ * keep running without it (sources accepting events nobody can see, an app without its API).
+ */
+async function startupFailed(err: unknown, started: Array<{ close(): Promise<void> }>): Promise<never> {
+  console.error(`featherweight: ${err instanceof Error ? err.message : String(err)}`);
+  const cleanup = Promise.allSettled(started.map((s) => s.close()));
+  await Promise.race([cleanup, new Promise((r) => setTimeout(r, 5000).unref())]);
+  process.exit(1);
 }
 
 /** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
