@@ -64,6 +64,8 @@ export {
 export {
   createScaleLoop,
   createScaler,
+  whyActive,
+  describeDecision,
   DEFAULT_HPA_SYNC_MS,
   KUBERNETES_HPA_SYNC_MS,
   type Clock,
@@ -76,4 +78,4 @@ export {
   type Tick,
   type Step,
 } from './loop.js';
-export { simulate, parseTrace, formatRows, createVirtualClock, type Trace, type SimRow, type SimulateOptions } from './simulate.js';
+export { simulate, parseTrace, formatRows, formatDecisions, createVirtualClock, type Trace, type SimRow, type SimulateOptions } from './simulate.js';

@@ -111,7 +111,8 @@ export function createScaler(spec: ScalingSpec, createdAt: number) {
     const d = kedaDecide(spec, keda, { now, currentReplicas: current, active: act.active, error: act.error });
     keda.lastActiveTime = d.lastActiveTime;
     const replicas = d.replicas !== null && d.replicas !== current ? d.replicas : null;
-    const reason = `keda: ${d.reason}${act.fallback ? ' (fallback)' : ''}`;
+    const detail = d.reason === 'ScalerActive: activated' ? `ScalerActive: ${whyActive(spec, act)}` : d.reason;
+    const reason = `keda: ${detail}${act.fallback ? ' (fallback)' : ''}`;
     return { replicas, tick: { kind, at: now, triggers: act.triggers, active: act.active, desired: replicas ?? current, replicas: replicas ?? current, reason } };
   }
 
@@ -212,6 +213,23 @@ export function createScaler(spec: ScalingSpec, createdAt: number) {
 
 export type Scaler = ReturnType<typeof createScaler>;
 
+const num = (v: number | null | undefined) => (v === null || v === undefined ? 'nil' : String(Math.round(v * 1000) / 1000));
+
+/** Which triggers made KEDA activate, e.g. `smtp 12 > activation 0` or `composite 5 > activation 2`. */
+export function whyActive(spec: ScalingSpec, act: Activity): string {
+  const sm = spec.scalingModifiers;
+  if (sm) return `composite ${num(act.composite)} > activation ${num(sm.activationTarget)}`;
+  const parts = act.triggers
+    .filter((t) => t.active && t.error === undefined)
+    .map((t) => (t.fallback ? `${t.name} in fallback` : t.type === 'cron' ? `${t.name} in its window` : `${t.name} ${num(t.value)} > activation ${num(t.activationTarget)}`));
+  return parts.join('; ') || 'activated';
+}
+
+/** A decision as one log line: `mail-lines: 0 → 1 (ScalerActive: smtp 12 > activation 0)`. */
+export function describeDecision(component: string, d: Decision): string {
+  return `${component}: ${d.from} → ${d.to} (${d.reason.replace(/^(keda|hpa): /, '')})`;
+}
+
 export interface ScaleLoopOptions {
   spec: ScalingSpec;
   clock: Clock;
@@ -222,6 +240,8 @@ export interface ScaleLoopOptions {
   hpaSyncMs?: number;
   /** Called after every poll, sync and push (simulate prints these; the server may log them). */
   onTick?(tick: Tick): void;
+  /** Called for every decision that changes the count (`up` logs these). */
+  onDecision?(decision: Decision): void;
 }
 
 export interface ScaleLoop {
@@ -271,9 +291,11 @@ export function createScaleLoop(opts: ScaleLoopOptions): ScaleLoop {
     if (step.replicas !== null && step.replicas !== from) {
       desired = step.replicas;
       target.setReplicas(step.replicas);
-      lastDecision = { at: step.tick.at, from, to: step.replicas, reason: step.tick.reason };
+      const hpaWants = step.tick.kind === 'sync' && step.tick.desired !== step.replicas ? `, recommendation ${step.tick.desired}` : '';
+      lastDecision = { at: step.tick.at, from, to: step.replicas, reason: `${step.tick.reason}${hpaWants}` };
       recentDecisions.unshift(lastDecision);
       if (recentDecisions.length > 50) recentDecisions.pop();
+      opts.onDecision?.(lastDecision);
     } else {
       desired = step.tick.replicas;
     }

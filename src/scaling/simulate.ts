@@ -108,6 +108,8 @@ export interface SimulateOptions {
 export interface SimRow {
   t: number;
   kind: Tick['kind'];
+  /** Replicas before this row's decision. */
+  from: number;
   values: Record<string, number | null>;
   active: boolean;
   desired: number;
@@ -126,6 +128,7 @@ export async function simulate(spec: ScalingSpec, trace: Trace, opts: SimulateOp
     return row ? row.values : Object.fromEntries(Object.keys(trace.rows[0]!.values).map((k) => [k, 0]));
   };
   const rows: SimRow[] = [];
+  let before = replicas;
   const loop = createScaleLoop({
     spec,
     clock: vc.clock,
@@ -136,12 +139,14 @@ export async function simulate(spec: ScalingSpec, trace: Trace, opts: SimulateOp
       rows.push({
         t: tick.at / 1000,
         kind: tick.kind,
+        from: before,
         values: Object.fromEntries(tick.triggers.map((s) => [s.name, s.value])),
         active: tick.active,
         desired: tick.desired,
         replicas: tick.replicas,
         reason: tick.reason,
       });
+      before = tick.replicas;
     },
   });
   loop.start();
@@ -149,6 +154,14 @@ export async function simulate(spec: ScalingSpec, trace: Trace, opts: SimulateOp
   await vc.run(opts.untilMs ?? trace.rows[trace.rows.length - 1]!.t * 1000, () => loop.settled());
   loop.stop();
   return rows;
+}
+
+/** The rows that changed the count, one line each: `t=30s 0 → 1 (keda: ScalerActive: q 1 > activation 0)`. */
+export function formatDecisions(rows: SimRow[]): string {
+  return rows
+    .filter((r) => r.replicas !== r.from)
+    .map((r) => `t=${fmt(r.t)}s ${r.from} → ${r.replicas} (${r.reason}${r.kind === 'sync' && r.desired !== r.replicas ? `, recommendation ${r.desired}` : ''})\n`)
+    .join('');
 }
 
 function fmt(n: number | null): string {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { runCli, repoRoot } from '../helpers/cli.js';
 import { loadScaledObject } from '../../src/cli/commands/simulate.js';
@@ -17,7 +18,7 @@ test('simulate replays the burst example exactly as the golden file (in process)
   assert.equal(out, golden);
   // the story the golden file tells: push-free activation at the 30 s poll, 1 -> 5 -> 10 -> 12, back to 0
   const rows = out.trim().split('\n').slice(1).map((l) => l.split(','));
-  assert.deepEqual(rows.find((r) => r[0] === '30'), ['30', '1', 'true', '1', '1', 'keda: ScalerActive: activated']);
+  assert.deepEqual(rows.find((r) => r[0] === '30'), ['30', '1', 'true', '1', '1', 'keda: ScalerActive: embedded 1 > activation 0']);
   assert.deepEqual(rows.filter((r) => r[5] === 'hpa: ScaleUpLimit').map((r) => r[4]), ['5', '10']);
   assert.equal(rows.find((r) => r[5] === 'keda: ScalerNotActive: to zero')?.[0], '240');
 });
@@ -34,7 +35,7 @@ test('featherweight simulate --format table and --hpa-sync', async () => {
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   assert.match(lines[0]!, /^t\s+metric\s+active\s+desired\s+replicas\s+reason$/);
-  assert.ok(lines.some((l) => /^30\s+1\s+true\s+1\s+1\s+keda: ScalerActive: activated$/.test(l)));
+  assert.ok(lines.some((l) => /^30\s+1\s+true\s+1\s+1\s+keda: ScalerActive: embedded 1 > activation 0$/.test(l)));
   assert.ok(!lines.some((l) => /^15\s/.test(l)), 'no sync at 15 s with a 30 s period');
 });
 
@@ -44,5 +45,29 @@ test('featherweight simulate rejects bad input with a message naming the problem
   assert.match(badCol.stderr, /trace header must start with "t"/);
   const badFmt = await runCli(['simulate', yaml, '--trace', trace, '--format', 'json']);
   assert.equal(badFmt.code, 1);
-  assert.match(badFmt.stderr, /--format must be csv or table/);
+  assert.match(badFmt.stderr, /--format must be csv, table or decisions/);
+});
+
+test('featherweight simulate app.yaml --component replays the component as `up` resolves it and prints each decision with its reason', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-sim-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const csv = path.join(dir, 'mail.csv');
+  writeFileSync(csv, 't,metric\n0,0\n1,12\n4,0\n20,0\n');
+  const app = path.join(repoRoot, 'examples/you-got-mail/featherweight.yaml');
+  const r = await runCli(['simulate', app, '--component', 'mail-lines', '--trace', csv, '--format', 'decisions']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  // the manifest's hpaSyncPeriod (250ms) and behavior (+4 pods per 1 s) apply; lagThreshold 1 from the smtp trigger
+  assert.equal(lines[0], 't=1s 0 → 1 (keda: ScalerActive: smtp 12 > activation 0)');
+  assert.equal(lines[1], 't=1s 1 → 5 (hpa: ScaleUpLimit, recommendation 12)');
+  assert.ok(lines.some((l) => / 5 → 8 \(hpa: TooManyReplicas/.test(l)), r.stdout);
+  assert.match(lines.at(-1)!, / 1 → 0 \(keda: ScalerNotActive: to zero\)$/);
+  const csvOut = await runCli(['simulate', app, '--trace', csv]);
+  assert.equal(csvOut.code, 0, 'one component: --component may be left out');
+  assert.match(csvOut.stdout, /^t,metric,active,desired,replicas,reason\n/);
+  const bad = await runCli(['simulate', app, '--component', 'nope', '--trace', csv]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /no component "nope"; components: mail-lines/);
+  const notApp = await runCli(['simulate', yaml, '--component', 'x', '--trace', trace]);
+  assert.match(notApp.stderr, /--component is for app manifests/);
 });

@@ -66,7 +66,7 @@ test('push while at zero activates synchronously with the pushed value', async (
   assert.equal(h.replicas, 1, 'set before notify() returned');
   assert.deepEqual(h.sets, [{ at: 0, n: 1 }]);
   assert.equal(h.loop.state().lastDecision?.to, 1);
-  assert.match(h.loop.state().lastDecision!.reason, /activated/);
+  assert.match(h.loop.state().lastDecision!.reason, /ScalerActive: q 1 > activation 0/);
   h.loop.stop();
 });
 
