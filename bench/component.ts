@@ -1,0 +1,56 @@
+// Per-event cost of abi: component: a fresh instance of a WASI 0.2 component (every core module
+// instantiated, a fresh handle table and WASI 0.2 host, wasi:cli/run called, output collected), beside
+// the same C program built as a core wasm32-wasi module and run by the wasi-command ABI in the same
+// process. The component is guests/c/hello.c made a component by jco's preview1 command adapter.
+// Goal: <= 1 ms p50 per fresh component instance.
+// Usage: npm run bench -- component   (FW_BENCH_RUNS=2000 by default; needs clang + wasi-libc)
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileModule } from '../src/wasm/compile.js';
+import { defaultLimits, runWasiCommand } from '../src/wasm/index.js';
+import { loadComponent, runComponentCommand } from '../src/wasm/component/index.js';
+import { cComponent, cCore, missingCToolchain } from '../test/wasm/component-guests.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function measure(runs: number, fn: () => void): { p50: number; p90: number; p99: number } {
+  for (let i = 0; i < Math.min(500, Math.ceil(runs / 4)); i++) fn();
+  const t = new Float64Array(runs);
+  for (let i = 0; i < runs; i++) {
+    const a = process.hrtime.bigint();
+    fn();
+    t[i] = Number(process.hrtime.bigint() - a) / 1000;
+  }
+  t.sort();
+  return { p50: t[Math.floor(runs * 0.5)]!, p90: t[Math.floor(runs * 0.9)]!, p99: t[Math.floor(runs * 0.99)]! };
+}
+
+const fmt = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(2)} ms` : `${x.toFixed(1)} µs`);
+
+export async function run(): Promise<void> {
+  const why = missingCToolchain();
+  if (why) {
+    console.log(`skipped: ${why}`);
+    return;
+  }
+  const runs = Number(process.env.FW_BENCH_RUNS ?? 2000);
+  const source = readFileSync(path.join(root, 'guests/c/hello.c'), 'utf8');
+  const core = compileModule(cCore(source)).module;
+  const image = loadComponent(await cComponent(source));
+  const input = { stdin: new TextEncoder().encode('mail body\n'), env: { EVENT_ID: 'bench' }, args: [] };
+  let failures = 0;
+  const comp = measure(runs, () => {
+    if (!runComponentCommand(image, input, defaultLimits).ok) failures++;
+  });
+  (globalThis as { gc?: () => void }).gc?.();
+  const base = measure(runs, () => {
+    if (!runWasiCommand(core, input, defaultLimits).ok) failures++;
+  });
+  const row = (name: string, m: { p50: number; p90: number; p99: number }) =>
+    console.log(`${name.padEnd(44)} p50 ${fmt(m.p50).padStart(9)}  p90 ${fmt(m.p90).padStart(9)}  p99 ${fmt(m.p99).padStart(9)}  ${(m.p50 / base.p50).toFixed(1)}x`);
+  console.log(`hello.c per event, fresh instance, ${runs} runs (ratio: p50 against the core module)`);
+  row('core module, abi: wasi-command (baseline)', base);
+  row(`component (${image.modules.length} core modules), abi: component`, comp);
+  console.log(`goal <= 1 ms p50 per fresh component instance: ${comp.p50 <= 1000 ? 'met' : 'NOT met'}${failures ? `; ${failures} runs failed` : ''}`);
+}
