@@ -3,7 +3,7 @@ import type { Source } from '../core/source.js';
 import type { Sink } from '../core/sink.js';
 import { createPool, type Pool } from '../runtime/pool.js';
 import type { ThreadBudget } from '../runtime/budget.js';
-import { createScaleLoop, type ScaleLoop, type ScalerState, type ScalingSpec } from '../scaling/index.js';
+import { createScaleLoop, describeDecision, type ScaleLoop, type ScalerState, type ScalingSpec } from '../scaling/index.js';
 import { sources } from '../sources/index.js';
 import { sinks } from '../sinks/index.js';
 import type { DeadLetters } from '../sources/dead-letters.js';
@@ -88,6 +88,8 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
     spec: scaling,
     ...(spec.hpaSyncMs !== undefined ? { hpaSyncMs: spec.hpaSyncMs } : {}),
     clock: { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) },
+    // every change of the count, at info: `mail-lines: 0 → 1 (ScalerActive: smtp 12 > activation 0)`
+    onDecision: (d) => log.info({ from: d.from, to: d.to, reason: d.reason }, describeDecision(spec.name, d)),
     readMetrics: readMetricsFor(scaling, async () => {
       lastLag = await source.lag();
       return lastLag.lag;
