@@ -289,8 +289,8 @@ export function buildArtifact(module: Uint8Array, opts: Pick<OciOptions, 'create
   const config = Buffer.from(JSON.stringify({
     created,
     architecture: 'wasm',
-    // Plain core modules are wasip1 in the CNCF layout; components would say wasip2.
-    os: 'wasip1',
+    // The CNCF wasm artifact layout: core modules are wasip1, components (header layer bytes 01 00) wasip2.
+    os: module[6] === 1 && module[7] === 0 ? 'wasip2' : 'wasip1',
     layerDigests: [layerDesc.digest],
   }));
   const configDesc: Descriptor = { mediaType: WASM_CONFIG_MEDIA_TYPE, digest: sha256Digest(config), size: config.length };

@@ -193,3 +193,10 @@ test('abi component runs on the replica pool like a wasi-command guest', async (
     await pool.close();
   }
 });
+
+test('oci: a component is packaged with os wasip2, a core module with wasip1', async () => {
+  const { buildArtifact } = await import('../../src/oci/oci.js');
+  const config = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(buildArtifact(bytes, { created: new Date(0) }).config)) as { os: string };
+  assert.equal(config(await watComponent(socketWat)).os, 'wasip2');
+  assert.equal(config(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0])).os, 'wasip1');
+});
