@@ -32,6 +32,17 @@ async function started(t: { after(fn: () => Promise<void>): void }, s: Source, c
   return s;
 }
 
+/** `p`, or a clear failure after `ms`; the timer also keeps the event loop alive while `p` waits. */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)));
+  try {
+    return await Promise.race([p, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const ev = (id: string, body = id) => ({ id, source: 'embedded', subject: 'q', headers: { k: id }, body: Buffer.from(body) });
 
 test('1,000 events publish/next/ack give exactly the events and lag returns to 0', async (t) => {
@@ -185,7 +196,9 @@ test('`queue send` from another process wakes a waiting next()', async (t) => {
   const r = await runCli(['queue', 'send', '--data-dir', dir, '--queue', 'cli', '--header', 'a=b', '--body', 'hello']);
   assert.equal(r.code, 0, r.stderr);
   const id = r.stdout.trim();
-  const d = await pending;
+  // Once the CLI has exited only the queue's unref'd poll timer is left: without a handle of our own,
+  // node:test could find the event loop empty before that poll fires and cancel this test.
+  const d = await within(pending, 10_000, 'the poll to wake next() after `queue send`');
   assert.equal(d!.event.id, id);
   assert.equal(d!.event.headers.a, 'b');
   assert.equal(Buffer.from(d!.event.body).toString(), 'hello');
