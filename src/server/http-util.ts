@@ -1,4 +1,5 @@
 import { isIPv4 } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeadLetter } from '../sources/dead-letters.js';
 
@@ -59,4 +60,70 @@ export function parseListen(listen: string, what = 'listen address'): { host: st
 /** A dead letter as JSON (API and `dlq list --json`): the body base64, since events carry bytes. */
 export function publicDeadLetter(d: DeadLetter) {
   return { ...d, event: { ...d.event, body: Buffer.from(d.event.body).toString('base64'), bodyEncoding: 'base64' } };
+}
+
+/** decodeURIComponent for a path segment; a malformed %-escape is the client's error (400), not ours. */
+export function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new HttpError(400, `malformed %-encoding in the URL path: ${JSON.stringify(s.slice(0, 80))}`);
+  }
+}
+
+/** The host name of a Host header or an Origin's host ("[::1]:8080" -> "::1"), lower-cased. */
+function hostName(hostHeader: string): string {
+  const h = hostHeader.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']') < 0 ? undefined : h.indexOf(']'));
+  const i = h.lastIndexOf(':');
+  return i < 0 ? h : h.slice(0, i);
+}
+
+/**
+ * Why a request to a loopback-bound server is refused, or null. A web page the user visits can
+ * make the browser send requests to 127.0.0.1 (CSRF) or, after re-pointing its own name at
+ * 127.0.0.1, read the answers (DNS rebinding): the first carries a foreign Origin, the second a
+ * foreign Host. Requests without an Origin (curl, the CLI, same-origin GETs) pass.
+ */
+export function foreignRequest(req: IncomingMessage, loopback: boolean): string | null {
+  const host = req.headers.host;
+  if (loopback && host !== undefined && !isLoopback(hostName(host))) {
+    return `Host ${JSON.stringify(host)} is not a loopback address: this server answers only requests addressed to localhost, 127.0.0.1 or [::1] (DNS rebinding)`;
+  }
+  const origin = req.headers.origin;
+  if (origin === undefined) return null;
+  let o: URL;
+  try {
+    o = new URL(origin);
+  } catch {
+    return `Origin ${JSON.stringify(origin)} is not a URL`;
+  }
+  if (host === undefined || o.host.toLowerCase() !== host.trim().toLowerCase()) {
+    return `Origin ${origin} is not this server (${host ?? 'no Host'}): cross-site requests are refused (CSRF)`;
+  }
+  return null;
+}
+
+/** Compares a presented secret with the expected one in constant time. */
+export function sameSecret(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The value of cookie `name`, if the request carries it. */
+export function cookie(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) {
+      const v = part.slice(i + 1).trim();
+      try {
+        return decodeURIComponent(v);
+      } catch {
+        return v;
+      }
+    }
+  }
+  return undefined;
 }

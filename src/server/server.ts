@@ -28,6 +28,8 @@ export interface ServerOptions {
 
 export interface RunningServer {
   url: string;
+  /** Requests being answered now (server-sent event streams included). */
+  requestsInFlight(): number;
   close(): Promise<void>;
 }
 
@@ -228,6 +230,7 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
   log.info({ url }, 'serving API, /metrics and the dashboard');
   return {
     url,
+    requestsInFlight: () => inFlight.size,
     /**
      * Stops accepting, then lets the requests in flight finish (up to closeGraceMs, 10 s by
      * default) before dropping what is left: an event the source committed gets its 202.
