@@ -24,13 +24,13 @@ function run(spec: ScalingSpec, start: number, values: number[], metricType: 'Av
 const spec = (s: Record<string, unknown> = {}) => parseScalingSpec(s);
 const behavior = (b: Record<string, unknown>) => spec({ advanced: { horizontalPodAutoscalerConfig: { behavior: b } } });
 
-test('default behavior under a large metric: 1 -> 5 -> 10 -> 20 in 15 s steps (max of +100% and +4 pods)', () => {
+test('a behavior with Kubernetes\' defaulted fields under a large metric: 1 -> 5 -> 10 -> 20 in 15 s steps (max of +100% and +4 pods)', () => {
   const r = run(spec(), 1, [10_000, 10_000, 10_000, 10_000]);
   assert.deepEqual(r.map((x) => x.replicas), [5, 10, 20, 40]);
   assert.equal(r[0]!.reason, 'ScaleUpLimit');
 });
 
-test('default behavior: scale-down is held for 300 s of low readings, then drops at once (100% per 15 s)', () => {
+test('defaulted behavior: scale-down is held for 300 s of low readings, then drops at once (100% per 15 s)', () => {
   const values = [200, ...Array(21).fill(0)]; // high at t=15, zero from t=30
   const r = run(spec(), 20, values);
   assert.equal(r[0]!.replicas, 20);
