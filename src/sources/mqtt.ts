@@ -23,7 +23,13 @@ export const type = 'mqtt';
 export const metadata = z.strictObject({
   url: z.string().default('mqtt://127.0.0.1:1883'),
   topic: z.string().min(1, 'set the topic (filter) to subscribe to'),
-  qos: z.enum(['1', '2']).default('1'),
+  // QoS 2 is refused (decision 150): mqtt.js sends its PUBREC on receipt, so the broker would count
+  // an event as delivered before its rows were committed, and a crash would lose it.
+  qos: z
+    .enum(['1'], {
+      error: 'must be "1": an event is acknowledged (QoS 1 PUBACK) only after its rows are committed, and rows are keyed by event id so a redelivery never doubles them; QoS 2 would acknowledge on receipt',
+    })
+    .default('1'),
   sharedGroup: z.string().optional(),
   clientId: z.string().optional(),
   username: z.string().optional(),
@@ -144,7 +150,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       original(packet, cb);
     };
     cl.handleMessage = (packet, cb) => {
-      if (packet.qos > 0 && packet.messageId !== undefined) deferred.add(packet.messageId);
+      if (packet.qos === 1 && packet.messageId !== undefined) deferred.add(packet.messageId);
       onPublish(packet);
       cb();
     };
@@ -161,7 +167,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       cl.once('error', reject);
       cl.connect();
     });
-    await cl.subscribeAsync(filter, { qos: Number(m.qos) as 1 | 2 });
+    await cl.subscribeAsync(filter, { qos: 1 });
   };
 
   // The session opens when the component runs: its first next() or its scaler's first lag(). A

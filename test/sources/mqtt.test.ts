@@ -77,6 +77,9 @@ test('mqtt: shared subscription, publish() round-trips id and headers', async (t
 test('mqtt: metadata validation', () => {
   const o = { component: 'c', dataDir: '.', prefetch: 1 };
   assert.throws(() => create({ topic: 't', qos: '0' }, o), /qos/);
+  // QoS 2's PUBREC goes out on receipt: an event could be lost by a crash before its rows commit
+  assert.throws(() => create({ topic: 't', qos: '2' }, o), /metadata qos: must be "1": an event is acknowledged .* only after its rows are committed/);
+  assert.equal(create({ topic: 't', qos: '1' }, o).type, 'mqtt');
   assert.throws(() => create({ topic: 't', group: 'g' }, o), /unknown metadata key "group".*allowed: .*sharedGroup/);
   assert.throws(() => create({}, o), /topic/);
 });
