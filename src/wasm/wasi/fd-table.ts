@@ -36,10 +36,15 @@ export interface Fd {
   dirents: { name: string; type: number; ino: bigint }[] | null;
 }
 
-const blank: Omit<Fd, 'kind'> = { host: '', rel: [], grant: null, preopen: '', base: 0n, inheriting: 0n, flags: 0, nodeFd: -1, pos: 0, dirents: null };
+const noRel: string[] = [];
 
 export function makeFd(kind: Fd['kind'], over: Partial<Fd>): Fd {
-  return { ...blank, kind, ...over };
+  // One literal shape for every fd (no spreads): this runs three times per instance, on the hot path.
+  return {
+    kind, host: over.host ?? '', rel: over.rel ?? noRel, grant: over.grant ?? null, preopen: over.preopen ?? '',
+    base: over.base ?? 0n, inheriting: over.inheriting ?? 0n, flags: over.flags ?? 0, nodeFd: over.nodeFd ?? -1,
+    pos: over.pos ?? 0, dirents: over.dirents ?? null,
+  };
 }
 
 export class FdTable {

@@ -5,12 +5,13 @@
 import { E, Errno } from './errno.js';
 
 const empty = new Uint8Array(0);
+const emptyView = new DataView(new ArrayBuffer(0));
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export class GuestMemory {
   private memory: WebAssembly.Memory | null = null;
   private buf: ArrayBuffer | null = null;
-  dv: DataView = new DataView(new ArrayBuffer(0));
+  dv: DataView = emptyView;
   u8: Uint8Array = empty;
 
   bind(m: WebAssembly.Memory): void {
