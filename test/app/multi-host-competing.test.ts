@@ -90,11 +90,21 @@ async function scenario(t: TestContext, victimSignal: 'SIGKILL' | 'SIGTERM') {
       );
     };
 
-    // First third of the burst; the victim goes down once it has done some of it, the rest follows.
-    await send(0, MAILS / 3);
-    await waitUntil('the victim worker processed part of the burst', async () => (await victim.state('worker')).counters.processed >= 3, 120_000);
-    const victimDone = (await victim.state('worker')).counters.processed;
-    const sendingRest = send(MAILS / 3, MAILS);
+    // The burst goes out in chunks until the victim has done part of it (three workers compete, so
+    // which one gets a mail is up to the broker); it goes down then, and the rest follows.
+    let sent = 0;
+    const victimProcessed = async () => (await victim.state('worker')).counters.processed;
+    while (sent < MAILS - 30 && (await victimProcessed()) < 3) {
+      await send(sent, sent + 10);
+      sent += 10;
+      await waitUntil('the chunk is forwarded and taken by the workers', async () => {
+        if ((await ingress.state('ingress')).counters.processed < sent) return false;
+        return (await jsm.consumers.info(stream, 'workers')).num_pending === 0;
+      }, 120_000);
+    }
+    await waitUntil('the victim worker processed part of the burst', async () => (await victimProcessed()) >= 3, 120_000);
+    const victimDone = await victimProcessed();
+    const sendingRest = send(sent, MAILS);
     victim.child.kill(victimSignal);
     const exit = await victim.exited;
     if (victimSignal === 'SIGTERM') {
