@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { startApp, type RunningApp } from '../../src/app/app.js';
 import { startServer } from '../../src/server/server.js';
-import { oneComponent, quietLog, tempDir, waitUntil } from './helpers.js';
+import { guest, oneComponent, quietLog, tempDir, waitUntil } from './helpers.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
 
 async function withHttpApp(f: (app: RunningApp) => Promise<void>): Promise<void> {
   const dir = tempDir();
@@ -145,4 +146,26 @@ test('close() answers the requests in flight before it closes: every accepted ev
     const lag = (await app.components.get('c1')!.source.lag()).lag + app.components.get('c1')!.state().counters.processed;
     assert.ok(lag >= 40, `all 40 accepted events are on the queue or processed (${lag})`);
   });
+});
+
+test('featherweight up beyond loopback without FEATHERWEIGHT_TOKEN exits 1 with the remedy; --insecure-no-auth starts with a warning', async () => {
+  const dir = tempDir();
+  const file = `${dir}/featherweight.yaml`;
+  fs.writeFileSync(file, ['apiVersion: featherweight.dev/v1', 'kind: App', 'metadata: { name: t }', `dataDir: ${dir}`, 'components:', '  - name: c1', `    module: ${guest('echo')}`].join('\n'));
+  const env = { ...process.env };
+  delete env.FEATHERWEIGHT_TOKEN;
+  const refused = await runCli(['up', file, '--listen', '0.0.0.0:0'], { env });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /refusing to listen on 0\.0\.0\.0:0 without a token.*--insecure-no-auth/);
+  const child = spawnCli(['up', file, '--listen', '0.0.0.0:0', '--insecure-no-auth'], { env });
+  try {
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    await waitUntil('the server is up', () => /featherweight is up/.test(out));
+    assert.match(out, /WITHOUT authentication \(--insecure-no-auth\)/);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

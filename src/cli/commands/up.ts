@@ -20,7 +20,8 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'state directory (default: manifest dataDir, ./.featherweight)')
     .option('--keda-scaler <host:port>', "serve KEDA's external scaler gRPC service here (default: manifest server.kedaScaler, off)")
     .option('--only <names>', 'run only these components/proxies (comma-separated), e.g. one worker per process sharing a broker consumer')
-    .action(async (file: string, o: { listen?: string; dataDir?: string; kedaScaler?: string; only?: string }) => {
+    .option('--insecure-no-auth', 'listen beyond loopback without FEATHERWEIGHT_TOKEN: anyone who can reach the address may read rows and dead letters and post events (logged as a warning)')
+    .action(async (file: string, o: { listen?: string; dataDir?: string; kedaScaler?: string; only?: string; insecureNoAuth?: boolean }) => {
       const loaded = loadManifest(file);
       const manifest = o.only !== undefined ? selectComponents(loaded, o.only.split(',')) : loaded;
       if (o.dataDir) manifest.dataDir = o.dataDir;
@@ -29,7 +30,7 @@ export function register(program: Command): void {
       const listen = o.listen ?? manifest.server.listen;
       const token = process.env[manifest.server.tokenEnv];
       const started: Array<{ close(): Promise<void> }> = [app];
-      const server = await bound(startServer(app, { listen, log, ...(token ? { token } : {}) }), listen, 'the HTTP API and dashboard', '--listen or server.listen')
+      const server = await bound(startServer(app, { listen, log, ...(token ? { token } : {}), ...(o.insecureNoAuth ? { insecureNoAuth: true } : {}) }), listen, 'the HTTP API and dashboard', '--listen or server.listen')
         .catch((err) => startupFailed(err, started));
       started.unshift(server);
       const proxies = await startProxies(manifest, log).catch((err) => startupFailed(err, started));
