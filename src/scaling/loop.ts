@@ -53,9 +53,11 @@ export interface ScalerState {
   /** The target's current count. */
   current: number;
   active: boolean;
+  /** Some trigger is in fallback (KEDA's Fallback condition). */
+  fallback: boolean;
   lastActiveTime: number | null;
   paused: boolean;
-  triggers: Array<{ name: string; type: string; value: number | null; target: number; activationTarget: number; active: boolean; error?: string }>;
+  triggers: Array<{ name: string; type: string; value: number | null; target: number; activationTarget: number; active: boolean; error?: string; fallback?: 'replicas' | 'nil' }>;
   /** The scalingModifiers composite value, when a formula is set. */
   composite?: number | null;
   lastDecision: Decision | null;
@@ -378,6 +380,7 @@ export function createScaleLoop(opts: ScaleLoopOptions): ScaleLoop {
         desired,
         current: target.currentReplicas(),
         active: scaler.active,
+        fallback: scaler.fallback,
         lastActiveTime: scaler.lastActiveTime,
         paused: spec.paused,
         triggers: scaler.triggers.map((t) => ({
@@ -388,6 +391,7 @@ export function createScaleLoop(opts: ScaleLoopOptions): ScaleLoop {
           activationTarget: t.activationTarget,
           active: t.active,
           ...(t.error !== undefined ? { error: t.error } : {}),
+          ...(t.fallback !== undefined ? { fallback: t.fallback } : {}),
         })),
         ...(spec.scalingModifiers ? { composite: scaler.composite ?? null } : {}),
         lastDecision,

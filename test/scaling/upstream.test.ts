@@ -318,6 +318,8 @@ test('TestFallbackFromZero (tests/internals/fallback): from 0 replicas a failing
   await vc.run(120_000, () => loop.settled());
   assert.equal(replicas, 3, 'fallback.replicas, from zero');
   assert.equal(loop.state().active, true, 'the trigger in fallback is active');
+  assert.equal(loop.state().fallback, true);
+  assert.equal(loop.state().triggers[0]!.fallback, 'replicas');
   const before = loop.state().lastActiveTime!;
   await vc.run(180_000, () => loop.settled());
   assert.equal(replicas, 3, 'AssertReplicaCountNotChangeDuringTimePeriod: the cooldown never starts');
