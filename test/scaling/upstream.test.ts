@@ -285,6 +285,17 @@ test('a trigger in fallback counts as active (scale_handler.go isActiveOrFallbac
   const f = new Map([['q', 1]]);
   const act = activityOf(s, applyFallback(s, triggerStatuses(s, { q: new Error('down') }, 0), f, 0, 0));
   assert.deepEqual([act.active, act.error, act.fallback], [true, false, true]);
+  // failed polls count toward failureThreshold (2.20): the third failed poll of threshold 2 activates from 0
+  const scaler = createScaler(so({ cooldownPeriod: 10, fallback: { failureThreshold: 2, replicas: 3 }, triggers: queue }), 0);
+  const down = { q: new Error('down') };
+  assert.equal(scaler.poll(0, down, 0).replicas, null);
+  const second = scaler.poll(1000, down, 0);
+  assert.deepEqual([second.replicas, second.tick.reason], [null, 'keda: TriggerError: waiting for fallback']);
+  const third = scaler.poll(2000, down, 0);
+  assert.deepEqual([third.replicas, third.tick.reason], [1, 'keda: ScalerActive: q in fallback (fallback)']);
+  assert.equal(scaler.lastActiveTime, 2000);
+  const later = scaler.poll(60_000, down, 3);
+  assert.deepEqual([later.replicas, scaler.lastActiveTime], [null, 60_000], 'still active: lastActiveTime follows, no cooldown to 0');
   const v = so({ fallback: { failureThreshold: 0, replicas: 3 }, triggers: [{ type: 'embedded', name: 'q', metricType: 'Value', metadata: {} }] });
   const none = applyFallback(v, triggerStatuses(v, { q: new Error('down') }, 0), new Map(), 0, 0)[0]!;
   assert.match(none.error!, /needs a ready replica/, 'doFallback: readyReplicas is zero, cannot do fallback');
