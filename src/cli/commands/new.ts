@@ -15,6 +15,7 @@ const templatesDir = path.resolve(here, '../../../templates/new');
 export const languages = {
   assemblyscript: { label: 'AssemblyScript', build: 'npm install && npm run build', source: 'src/handler.ts' },
   c: { label: 'C (clang, wasm32-wasi)', build: 'npm run build', source: 'src/handler.c' },
+  typescript: { label: 'TypeScript (a WASI 0.2 component built with ComponentizeJS)', build: 'npm install && npm run build', source: 'src/handler.ts' },
 } as const;
 
 const packageRoot = path.resolve(here, '../../..');
@@ -99,7 +100,7 @@ export function scaffold(o: ScaffoldOptions): string[] {
       written.push(rel);
     }
   }
-  return written.sort();
+  return [...new Set(written)].sort(); // a language folder may override a common file
 }
 
 export function register(program: Command): void {
