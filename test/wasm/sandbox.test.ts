@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createWasi, runWasiCommand, type Grants } from '../../src/wasm/index.js';
@@ -131,4 +131,85 @@ test('a C-style program sees no host file without a grant', () => {
   assert.ok(Math.abs(Number(ns / 1_000_000n) - Date.now()) < 60_000);
   assert.equal(w.random_get!(32, 16), 0);
   assert.equal(w.fd_prestat_get!(3, 0), EBADF);
+});
+
+/** A shim over `dir` with one memory; `s(at, text)` writes a string, returns its length. */
+function shim(dir: string, writable: boolean, guest = '/d') {
+  const wasi = createWasi({ args: ['g'], env: {}, stdin: new Uint8Array(0), maxStdoutBytes: 1000, preopens: [{ host: dir, guest, writable }] });
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  wasi.bind(memory);
+  const s = (at: number, text: string): number => {
+    const b = new TextEncoder().encode(text);
+    new Uint8Array(memory.buffer).set(b, at);
+    return b.length;
+  };
+  return { w: wasi.imports.wasi_snapshot_preview1, memory, s, wasi };
+}
+const ENAMETOOLONG = 37, ELOOP = 32;
+
+test('a bad result pointer fails before anything is opened or created (EFAULT, no file, no host fd)', () => {
+  withDir((dir) => {
+    const { w, s, wasi } = shim(dir, true);
+    const n = s(100, 'made.txt');
+    const fdsBefore = readdirSync('/proc/self/fd').length;
+    assert.equal(w.path_open!(3, 1, 100, n, 1 /* O_CREAT */, 64n, 0n, 0, 65536), EFAULT);
+    assert.equal(existsSync(path.join(dir, 'made.txt')), false);
+    assert.equal(readdirSync('/proc/self/fd').length, fdsBefore);
+    // a 4 MiB path is NAMETOOLONG (not FAULT, though it is larger than the memory)
+    assert.equal(w.path_open!(3, 1, 0, 4 * 1024 * 1024, 0, 2n, 0n, 0, 0), ENAMETOOLONG);
+    wasi.dispose();
+  });
+});
+
+test('guest-made links never lead out: refused targets, and a link to .. is confined to the dir fd it is used from', () => {
+  withDir((dir) => {
+    const data = path.join(dir, 'data');
+    mkdirSync(path.join(data, 'sub'), { recursive: true });
+    writeFileSync(path.join(dir, 'secret'), 'outside');
+    const { w, s, wasi, memory } = shim(data, true);
+    const link = (target: string, name: string): number => w.path_symlink!(200, s(200, target), 3, 300, s(300, name));
+    assert.equal(link('../secret', 'out'), ENOTCAPABLE);
+    assert.equal(link('/etc/passwd', 'abs'), ENOTCAPABLE);
+    assert.equal(link('sub/../../secret', 'out2'), ENOTCAPABLE);
+    assert.equal(existsSync(path.join(data, 'out')) || existsSync(path.join(data, 'abs')) || existsSync(path.join(data, 'out2')), false);
+    // "sub/up" -> ".." points at the grant root: usable from the root fd, above the fd for one opened on sub
+    assert.equal(link('..', 'sub/up'), 0);
+    const open = (dirfd: number, p: string): number => w.path_open!(dirfd, 1, 400, s(400, p), 0, 2n, 0n, 0, 500);
+    assert.equal(open(3, 'sub/up/sub'), 0);
+    assert.equal(open(3, 'sub/up/../secret'), ENOTCAPABLE, 'through the link to the root, then above it');
+    assert.equal(w.path_open!(3, 1, 400, s(400, 'sub'), 2 /* O_DIRECTORY */, 0n, 0n, 0, 500), 0);
+    const subFd = new DataView(memory.buffer).getUint32(500, true);
+    assert.equal(open(subFd, 'up/sub'), ENOTCAPABLE);
+    assert.equal(open(subFd, 'up'), ENOTCAPABLE);
+    // not following is fine: the link itself is inside
+    assert.equal(w.path_open!(subFd, 0, 400, s(400, 'up'), 0, 0n, 0n, 0, 500), ELOOP);
+    // a host link swapped in where the guest made one is walked the same way
+    symlinkSync('/etc', path.join(data, 'etc'));
+    assert.equal(open(3, 'etc/passwd'), ENOTCAPABLE);
+    wasi.dispose();
+  });
+});
+
+test('links are made only in a writable grant, and never give a second, writable name to a read-only file', () => {
+  withDir((dir) => {
+    const ro = path.join(dir, 'ro');
+    const rw = path.join(dir, 'rw');
+    mkdirSync(ro);
+    mkdirSync(rw);
+    writeFileSync(path.join(ro, 'keep.txt'), 'read-only');
+    const wasi = createWasi({ args: ['g'], env: {}, stdin: new Uint8Array(0), maxStdoutBytes: 1000, preopens: [
+      { host: ro, guest: '/ro', writable: false }, { host: rw, guest: '/rw', writable: true }] });
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    wasi.bind(memory);
+    const w = wasi.imports.wasi_snapshot_preview1;
+    const s = (at: number, text: string): number => { const b = new TextEncoder().encode(text); new Uint8Array(memory.buffer).set(b, at); return b.length; };
+    assert.equal(w.path_symlink!(100, s(100, 'keep.txt'), 3, 200, s(200, 'l')), EROFS);
+    assert.equal(w.path_link!(3, 0, 100, s(100, 'keep.txt'), 4, 200, s(200, 'second.txt')), EROFS);
+    assert.equal(existsSync(path.join(rw, 'second.txt')), false);
+    writeFileSync(path.join(rw, 'a.txt'), 'a');
+    mkdirSync(path.join(rw, 'other'));
+    assert.equal(w.path_link!(4, 0, 100, s(100, 'a.txt'), 4, 200, s(200, 'other/b.txt')), 0);
+    assert.equal(readFileSync(path.join(rw, 'other/b.txt'), 'utf8'), 'a');
+    wasi.dispose();
+  });
 });
