@@ -105,7 +105,12 @@ async function scenario(t: TestContext, victimSignal: 'SIGKILL' | 'SIGTERM') {
     await waitUntil('the victim worker processed part of the burst', async () => (await victimProcessed()) >= 3, 120_000);
     const victimDone = await victimProcessed();
     const sendingRest = send(sent, MAILS);
+    // Preferably while it runs events (so they must finish, or come back from the broker); a safety
+    // bound keeps the test going if the broker hands it nothing for a while.
+    let held = 0;
+    await waitUntil('the victim holds events', async () => (held = (await victim.state('worker')).inFlight) > 0, 30_000).catch(() => undefined);
     victim.child.kill(victimSignal);
+    console.log(`# ${victimSignal} to ${victim.name} while it ran ${held} event(s), after ${victimDone} done`);
     const exit = await victim.exited;
     if (victimSignal === 'SIGTERM') {
       assert.equal(exit.code, 0, `a SIGTERM drains and exits 0:\n${victim.logs().slice(-2000)}`);
