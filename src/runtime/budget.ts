@@ -1,5 +1,7 @@
-// One thread budget for the whole host: at most `slots` guests run at the same instant, whichever
-// component they belong to, shared max-min fairly (decision 122). A pool asks for a slot before it hands a
+// One thread budget for the whole host: about `slots` guests run at the same instant, whichever
+// component they belong to, shared max-min fairly (decision 122). Every member with work may always run
+// one guest (its floor): a runaway of another component can never hold every slot and make it wait up to
+// a timeout. Beyond that floor, slots are shared. A pool asks for a slot before it hands a
 // job (or an http-wasm phase) to a thread and gives it back when the thread answers or the watchdog
 // fires. A free slot goes to the waiting member that runs the fewest guests right now, ties to the one
 // that used the least thread time recently. So a component with work always gets its share, and one whose
@@ -8,7 +10,10 @@
 import os from 'node:os';
 
 export interface BudgetMember {
-  /** Takes a slot: one reserved for this member, or a free one no better-placed waiting member needs. */
+  /**
+   * Takes a slot: a member's first is always granted (its floor, even past `slots`); more come from free
+   * slots no better-placed waiting member needs, or are reserved for it as they free up.
+   */
   acquire(): boolean;
   /** Gives a slot back (the thread answered, or its watchdog fired). */
   release(): void;
@@ -96,7 +101,7 @@ export function createThreadBudget(slots = os.availableParallelism()): ThreadBud
           if (m.reserved > 0) {
             m.reserved--;
             reserved--;
-          } else {
+          } else if (m.running > 0) {
             if (free() <= 0) return false;
             // A free slot: take it unless a better-placed member is waiting for one.
             for (const o of members) if (o !== m && !o.left && o.waiting > o.reserved && better(o, m, t)) return false;

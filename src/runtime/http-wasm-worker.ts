@@ -8,6 +8,9 @@ import {
   createHttpWasmGuest, HttpWasmViolation, type HttpResponseModel, type HttpWasmLogger, type NextFn,
 } from '../wasm/http-wasm.js';
 import type { FromHttpWorker, HttpWasmWorkerInit, ToHttpWorker, WireResponse } from './http-wasm-protocol.js';
+import { lowerThreadPriority } from './priority.js';
+
+lowerThreadPriority();
 
 const init = workerData as HttpWasmWorkerInit;
 const port = parentPort!;

@@ -3,6 +3,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { callExport, instanceLimits, moduleMeta, runWasiCommand } from './guest.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import { lowerThreadPriority } from './priority.js';
+
+lowerThreadPriority();
 import { runComponentCommand } from '../wasm/component/index.js';
 
 const init = workerData as WorkerInit;
