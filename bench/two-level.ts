@@ -43,11 +43,32 @@ function component(stream: string, consumer: string) {
   };
 }
 
-/** Publishes n events (all in flight at once); `started` is called as the first one goes out. */
-async function publishBurst(nc: NatsConnection, stream: string, n: number, started: () => void = () => {}): Promise<void> {
+/** Publishes n events, all in flight at once. */
+async function publishBurst(nc: NatsConnection, stream: string, n: number): Promise<void> {
   const js = jetstream(nc);
-  started();
   await Promise.all(Array.from({ length: n }, (_, i) => js.publish(`${stream}.in`, new TextEncoder().encode(`{"i":${i}}`))));
+}
+
+/**
+ * The burst comes from another process (as from an ingress pod), so the app's event loop is not
+ * busy publishing; it prints its clock (epoch ms, sub-ms) as the first publish goes out.
+ */
+function burstFromChild(stream: string, n: number): Promise<number> {
+  const code = `
+    const { connect } = await import('@nats-io/transport-node');
+    const { jetstream } = await import('@nats-io/jetstream');
+    const nc = await connect({ servers: '127.0.0.1:4222' });
+    const js = jetstream(nc);
+    const t = performance.timeOrigin + performance.now();
+    await Promise.all(Array.from({ length: ${n} }, (_, i) => js.publish('${stream}.in', new TextEncoder().encode('{"i":' + i + '}'))));
+    console.log(t);
+    await nc.close();`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.once('exit', (c) => (c === 0 ? resolve(Number(out.trim())) : reject(new Error(`burst publisher exited ${c}`))));
+  });
 }
 
 /** In one process: burst published -> first replica, -> all MAX replicas (KEDA activation + HPA step in-process). */
@@ -61,18 +82,19 @@ async function inProcess(burst: number): Promise<{ first: number; full: number }
   try {
     const c = app.components.get('worker')!;
     await new Promise((r) => setTimeout(r, 1500)); // settled at zero
+    const now = () => performance.timeOrigin + performance.now();
     let first = 0;
     let full = 0;
-    let t0 = 0;
     const watch = setInterval(() => {
       const n = c.pool.replicas;
-      if (!first && n > 0) first = performance.now() - t0;
-      if (!full && n >= MAX) full = performance.now() - t0;
+      if (!first && n > 0) first = now();
+      if (!full && n >= MAX) full = now();
     }, 1);
-    await publishBurst(nc, stream, burst, () => (t0 = performance.now()));
-    while (!full && performance.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 5));
+    const t0 = await burstFromChild(stream, burst);
+    const end = now() + 60_000;
+    while (!full && now() < end) await new Promise((r) => setTimeout(r, 5));
     clearInterval(watch);
-    return { first, full };
+    return { first: first - t0, full: full - t0 };
   } finally {
     await app.close();
     await jsm.streams.delete(stream).catch(() => undefined);
