@@ -5,9 +5,12 @@ import path from 'node:path';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cliEntry = path.join(repoRoot, 'src/cli/bin.ts');
 
+// By URL, so a CLI started with another cwd (a temp folder without node_modules) still finds tsx.
+const tsxLoader = import.meta.resolve('tsx');
+
 /** argv to start the CLI from source (tests never depend on a stale dist/). */
 export function cliArgv(args: string[]): string[] {
-  return ['--import', 'tsx', cliEntry, ...args];
+  return ['--import', tsxLoader, cliEntry, ...args];
 }
 
 export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }

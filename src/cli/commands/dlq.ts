@@ -1,23 +1,18 @@
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openDeadLetters, type DeadLetter } from '../../sources/dead-letters.js';
 import { openQueue } from '../../sources/embedded.js';
 import { embeddedQueueTypes, sources } from '../../sources/index.js';
-import { loadManifest, type AppManifest } from '../../app/manifest.js';
+import type { AppManifest } from '../../app/manifest.js';
 import { publicDeadLetter } from '../../server/http-util.js';
-import { defaultDataDir, formatAge, formatTable } from './queue.js';
+import { existingStateFile, resolveState, stateOptionHelp, type StateFlags } from '../state.js';
+import { formatAge, formatTable } from './queue.js';
 
 const quietCtx = { notify() {}, log: { info() {}, warn() {}, error() {} } };
 
-/** The manifest when -f was given (must load) or ./featherweight.yaml exists (best effort). */
-function manifestFor(file: string | undefined): AppManifest | null {
-  if (file !== undefined) return loadManifest(file);
-  if (!existsSync('featherweight.yaml')) return null;
-  try {
-    return loadManifest('featherweight.yaml');
-  } catch {
-    return null;
-  }
+const STORE = 'dead-letters.db';
+
+function stateOptions(cmd: Command): Command {
+  return cmd.option('--data-dir <dir>', stateOptionHelp.dataDir).option('-f, --file <manifest>', stateOptionHelp.file);
 }
 
 /**
@@ -59,29 +54,31 @@ async function retry(entry: DeadLetter, dataDir: string, manifest: AppManifest |
 export function register(program: Command): void {
   const dlq = program.command('dlq').description('the dead-letter store (<data-dir>/dead-letters.db)');
 
-  dlq
+  stateOptions(dlq
     .command('list')
     .description('events that failed maxAttempts times, newest first, with the reason')
-    .option('--data-dir <dir>', 'state directory', defaultDataDir)
     .option('-c, --component <name>', 'only this component')
     .option('--limit <n>', 'at most n entries', '100')
-    .option('--json', 'print JSON (bodies base64)')
-    .action((o: { dataDir: string; component?: string; limit: string; json?: boolean }) => {
+    .option('--json', 'print JSON (bodies base64)'))
+    .action((o: StateFlags & { component?: string; limit: string; json?: boolean }) => {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit ${o.limit}: use a positive whole number`);
-      const store = openDeadLetters(o.dataDir);
-      let entries: DeadLetter[];
-      try {
-        entries = store.list({ ...(o.component !== undefined ? { component: o.component } : {}), limit });
-      } finally {
-        store.close();
+      const { dataDir } = resolveState(o);
+      let entries: DeadLetter[] = [];
+      if (existingStateFile(dataDir, STORE)) {
+        const store = openDeadLetters(dataDir);
+        try {
+          entries = store.list({ ...(o.component !== undefined ? { component: o.component } : {}), limit });
+        } finally {
+          store.close();
+        }
       }
       if (o.json) {
         console.log(JSON.stringify(entries.map(publicDeadLetter), null, 2));
         return;
       }
       if (entries.length === 0) {
-        console.log('no dead letters');
+        console.log(`no dead letters in ${dataDir}`);
         return;
       }
       const now = Date.now();
@@ -93,15 +90,13 @@ export function register(program: Command): void {
       );
     });
 
-  dlq
+  stateOptions(dlq
     .command('retry')
     .description("put a dead letter's event back on its component's source (fresh attempts, same id) and remove it")
-    .argument('<id>', 'dead letter id (see dlq list)')
-    .option('--data-dir <dir>', 'state directory (default: the manifest dataDir, else ./.featherweight)')
-    .option('-f, --file <manifest>', 'app manifest (needed for broker sources; default ./featherweight.yaml if present)')
-    .action(async (id: string, o: { dataDir?: string; file?: string }) => {
-      const manifest = manifestFor(o.file);
-      const dataDir = o.dataDir ?? manifest?.dataDir ?? defaultDataDir;
+    .argument('<id>', 'dead letter id (see dlq list)'))
+    .action(async (id: string, o: StateFlags) => {
+      const { dataDir, manifest } = resolveState(o);
+      if (!existingStateFile(dataDir, STORE)) throw new Error(`no dead letter with id ${id} in ${dataDir} (no ${STORE} there)`);
       const store = openDeadLetters(dataDir);
       try {
         const entry = store.get(id);
@@ -114,15 +109,16 @@ export function register(program: Command): void {
       }
     });
 
-  dlq
+  stateOptions(dlq
     .command('drop')
     .description('delete a dead letter for good')
-    .argument('<id>', 'dead letter id (see dlq list)')
-    .option('--data-dir <dir>', 'state directory', defaultDataDir)
-    .action((id: string, o: { dataDir: string }) => {
-      const store = openDeadLetters(o.dataDir);
+    .argument('<id>', 'dead letter id (see dlq list)'))
+    .action((id: string, o: StateFlags) => {
+      const { dataDir } = resolveState(o);
+      if (!existingStateFile(dataDir, STORE)) throw new Error(`no dead letter with id ${id} in ${dataDir} (no ${STORE} there)`);
+      const store = openDeadLetters(dataDir);
       try {
-        if (!store.remove(id)) throw new Error(`no dead letter with id ${id} in ${o.dataDir} (see featherweight dlq list)`);
+        if (!store.remove(id)) throw new Error(`no dead letter with id ${id} in ${dataDir} (see featherweight dlq list)`);
         console.log(`dropped ${id}`);
       } finally {
         store.close();

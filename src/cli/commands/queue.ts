@@ -1,8 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openQueue, type QueueStats } from '../../sources/embedded.js';
+import type { AppManifest } from '../../app/manifest.js';
+import { existingStateFile, resolveState, stateOptionHelp, type StateFlags } from '../state.js';
 
-export const defaultDataDir = '.featherweight';
+/** The embedded queues a manifest's components read: each one's metadata.queue, else its name. */
+function manifestQueues(manifest: AppManifest | null): string[] {
+  return (manifest?.components ?? []).filter((c) => c.trigger.type === 'embedded').map((c) => c.trigger.metadata.queue ?? c.name);
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -44,13 +49,15 @@ export function register(program: Command): void {
   queue
     .command('send')
     .description('put one event on an embedded queue and print its id (body from --body, --file or stdin)')
-    .option('--data-dir <dir>', 'state directory', defaultDataDir)
-    .option('-q, --queue <name>', 'queue name (default: the only queue in the data dir)')
+    .option('--data-dir <dir>', stateOptionHelp.dataDir)
+    .option('-f, --manifest <file>', stateOptionHelp.file)
+    .option('-q, --queue <name>', "queue name (default: the only queue in the data dir, or the manifest's only embedded component)")
     .option('-H, --header <name=value>', 'event header (repeatable)', collect, [] as string[])
     .option('--file <path>', 'read the body from a file')
     .option('--body <string>', 'the body as a string')
     .option('--id <id>', 'event id (default: a new unique id)')
-    .action(async (o: { dataDir: string; queue?: string; header: string[]; file?: string; body?: string; id?: string }) => {
+    .action(async (o: { dataDir?: string; manifest?: string; queue?: string; header: string[]; file?: string; body?: string; id?: string }) => {
+      const { dataDir, manifest } = resolveState({ ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}), ...(o.manifest !== undefined ? { file: o.manifest } : {}) });
       if (o.file !== undefined && o.body !== undefined) throw new Error('give the body with --file or --body, not both');
       const headers = parseHeaders(o.header);
       let body: Buffer;
@@ -63,20 +70,26 @@ export function register(program: Command): void {
         }
       } else if (!process.stdin.isTTY) body = await readStdin();
       else throw new Error('no body: give --body STRING, --file PATH, or pipe it on stdin');
-      const q = openQueue(o.dataDir);
-      try {
-        let name = o.queue;
-        if (name === undefined) {
-          const known = q.queues();
-          if (known.length !== 1) {
-            throw new Error(
-              known.length === 0
-                ? `no queue in ${o.dataDir} yet: name one with --queue (an embedded component's queue is its name)`
-                : `several queues in ${o.dataDir} (${known.join(', ')}): pick one with --queue`,
-            );
-          }
-          name = known[0]!;
+      let name = o.queue;
+      if (name === undefined) {
+        const inStore = existingStateFile(dataDir, 'queue.db') ? openQueue(dataDir) : null;
+        let known: string[];
+        try {
+          known = [...new Set([...(inStore?.queues() ?? []), ...manifestQueues(manifest)])];
+        } finally {
+          inStore?.close();
         }
+        if (known.length !== 1) {
+          throw new Error(
+            known.length === 0
+              ? `no queue in ${dataDir} yet: name one with --queue (an embedded component's queue is its name)`
+              : `several queues in ${dataDir} (${known.join(', ')}): pick one with --queue`,
+          );
+        }
+        name = known[0]!;
+      }
+      const q = openQueue(dataDir);
+      try {
         const id = q.send(name, { body, headers, ...(o.id !== undefined ? { id: o.id } : {}) });
         console.log(id);
       } finally {
@@ -87,22 +100,26 @@ export function register(program: Command): void {
   queue
     .command('stats')
     .description('per queue: ready, delayed (nacked, waiting to retry), in flight (leased), age of the oldest event')
-    .option('--data-dir <dir>', 'state directory', defaultDataDir)
+    .option('--data-dir <dir>', stateOptionHelp.dataDir)
+    .option('-f, --file <manifest>', stateOptionHelp.file)
     .option('--json', 'print JSON')
-    .action((o: { dataDir: string; json?: boolean }) => {
-      const q = openQueue(o.dataDir);
-      let stats: QueueStats[];
-      try {
-        stats = q.stats();
-      } finally {
-        q.close();
+    .action((o: StateFlags & { json?: boolean }) => {
+      const { dataDir } = resolveState(o);
+      let stats: QueueStats[] = [];
+      if (existingStateFile(dataDir, 'queue.db')) {
+        const q = openQueue(dataDir);
+        try {
+          stats = q.stats();
+        } finally {
+          q.close();
+        }
       }
       if (o.json) {
         console.log(JSON.stringify(stats, null, 2));
         return;
       }
       if (stats.length === 0) {
-        console.log(`no queues in ${o.dataDir}`);
+        console.log(`no queues in ${dataDir}`);
         return;
       }
       console.log(
