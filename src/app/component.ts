@@ -60,6 +60,26 @@ export interface ComponentContext {
  */
 export const defaultDrainMs = 30_000;
 
+/** Keys that name where a trigger or sink connects, in the order a message shows them. */
+const addressKeys = ['servers', 'url', 'address', 'host', 'port', 'connectionString', 'listen'];
+
+/**
+ * A start failure says which component, which part and which address: a broker that is down gives
+ * "connection refused" (NATS) or "connect ECONNREFUSED 127.0.0.1:5672", which alone does not say
+ * whose connection or how to fix it. Credentials in URLs are masked.
+ */
+async function named<T>(component: string, part: string, config: Record<string, unknown>, starting: Promise<T>): Promise<T> {
+  try {
+    return await starting;
+  } catch (err) {
+    const where = addressKeys
+      .filter((k) => typeof config[k] === 'string' || typeof config[k] === 'number')
+      .map((k) => `${k} ${String(config[k]).replace(/\/\/[^@/]*@/g, '//***@')}`);
+    const at = where.length ? ` (${where.join(', ')})` : ' (its default address)';
+    throw new Error(`component ${component}: ${part} could not start${at}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** Starts one component: module, pool, sink, source, dispatcher and its scale loop. */
 export async function startComponent(spec: ComponentSpec, ctx: ComponentContext): Promise<RunningComponent> {
   const log = ctx.log.child({ component: spec.name });
@@ -105,14 +125,14 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
   });
 
   // The warm thread is up before the first event can arrive, so 0 -> 1 never waits for a thread.
-  await Promise.all([sink.start(), pool.ready()]);
-  await source.start({
+  await Promise.all([named(spec.name, `its ${spec.sink.type} sink`, spec.sink, sink.start()), pool.ready()]);
+  await named(spec.name, `its ${spec.trigger.type} trigger`, spec.trigger.metadata, source.start({
     notify() {
       scaler.notify();
       for (const cb of lagListeners) cb();
     },
     log,
-  });
+  }));
   dispatcher = startDispatcher({
     spec,
     source,

@@ -157,3 +157,16 @@ test('a visibility timeout shorter than the event timeout is refused (it would r
   );
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('a broker that is down at start: the error names the component, the trigger and its address (credentials masked)', async () => {
+  const dir = tempDir();
+  await assert.rejects(
+    withApp(oneComponent(dir, { trigger: { type: 'nats-jetstream', metadata: { servers: 'nats://127.0.0.1:1', stream: 's', consumer: 'c', subject: 'x' } } }), async () => undefined),
+    /^Error: component c1: its nats-jetstream trigger could not start \(servers nats:\/\/127\.0\.0\.1:1\): /,
+  );
+  await assert.rejects(
+    withApp(oneComponent(dir, { trigger: { type: 'rabbitmq', metadata: { host: 'amqp://guest:secret@127.0.0.1:1/', queueName: 'q' } } }), async () => undefined),
+    (err: Error) => /^component c1: its rabbitmq trigger could not start \(host amqp:\/\/\*\*\*@127\.0\.0\.1:1\/\): .*ECONNREFUSED/.test(err.message) && !err.message.includes('secret'),
+  );
+  fs.rmSync(dir, { recursive: true, force: true });
+});
