@@ -168,7 +168,9 @@
       legend: { show: false },
       hooks: { setCursor: [(u) => updateLegend(u)] },
       scales: { x: { time: true } },
-      axes: [axis({}), axis({ size: 46 })],
+      // One-line clock labels, spaced for their width: uPlot's default two-line date/time labels ran
+      // into each other on narrow charts.
+      axes: [axis({ space: 72, values: (u, splits) => splits.map((v) => fmtClock(v * 1000)) }), axis({ size: 46 })],
     };
     const c1 = css('--c-1'), c2 = css('--c-2'), c3 = css('--c-3'), c4 = css('--c-4');
     if (kind === 'lag') {
@@ -297,6 +299,8 @@
     rows.filter = '';
     $('rows-filter').value = '';
     rows.lastRecords = -1;
+    rows.lastDone = -1;
+    rows.total = -1;
     dlq.lastCount = -1;
     buildCharts();
     render();
@@ -322,7 +326,8 @@
   function hintFor(c) {
     const trigger = c.trigger;
     if (trigger === 'smtp') return ['No events yet — send mail with ', h('code', { text: 'featherweight mail burst' })];
-    if (trigger === 'http' || trigger === 'embedded') return ['No events yet — post one with ', h('code', { text: `curl -d @event.json ${location.origin}/v1/components/${c.name}/events` })];
+    // --data-binary: curl's -d strips the newlines of a file, which NDJSON and line-based guests need
+    if (trigger === 'http' || trigger === 'embedded') return ['No events yet — post one with ', h('code', { text: `curl --data-binary @event.json ${location.origin}/v1/components/${c.name}/events` })];
     if (trigger === 'cron') return ['No events yet — the cron trigger fires on its schedule.'];
     return [`No events yet — publish to the ${trigger} trigger to see this component scale.`];
   }
@@ -381,10 +386,16 @@
     setText('t-replicas-sub', `busy ${num(replicas.busy)} · ${num(replicas.threads)} threads`);
     setText('t-lag', fmtInt(num(c.lag)));
     setText('t-lag-sub', `${fmtInt(num(c.inFlight))} in flight`);
+    // quantiles over a time window (latencyMs.windowMs), so they fall away when the component is idle
+    const windowLabel = `last ${Math.round(num(latency.windowMs, 60_000) / 1000)} s`;
     setText('t-latency', num(latency.count) ? fmtMs(num(latency.p50)) : '–');
-    setText('t-latency-sub', num(latency.count) ? `p99 ${fmtMs(num(latency.p99))} · last ${fmtInt(latency.count)}` : 'no events yet');
+    setText('t-latency-sub', num(latency.count) ? `p99 ${fmtMs(num(latency.p99))}` : `none in the ${windowLabel}`);
+    $('tile-latency').title = num(latency.count)
+      ? `p50 ${fmtMs(num(latency.p50))}, p99 ${fmtMs(num(latency.p99))} over the ${fmtInt(latency.count)} events of the ${windowLabel} (enqueue → ack)`
+      : `no events in the ${windowLabel}`;
+    setText('t-latency-label', `Latency p50 · ${Math.round(num(latency.windowMs, 60_000) / 1000)} s`);
     setText('t-cold', fmtInt(num(counters.coldStarts)));
-    setText('t-cold-sub', 'fresh instances');
+    setText('t-cold-sub', 'waited for a thread');
     setText('t-dead', fmtInt(num(counters.deadLettered)));
     setText('t-dead-sub', num(counters.deadLettered) ? 'see below' : 'none');
     $('tile-dead').dataset.bad = String(num(counters.deadLettered) > 0);
@@ -394,6 +405,8 @@
 
     // follow new rows while the reader is on the first page; dead letters when their count moves
     if (num(counters.records) !== rows.lastRecords && rows.offset === 0) maybeReloadRows();
+    // an empty table's message counts the events that came without rows, so it follows them too
+    else if (rows.total === 0 && doneCount(counters) !== rows.lastDone && rows.offset === 0) maybeReloadRows();
     if (num(counters.deadLettered) !== dlq.lastCount) {
       dlq.lastCount = num(counters.deadLettered);
       loadDlq();
@@ -456,7 +469,8 @@
   }
 
   // ---------- rows table ----------
-  const rows = { offset: 0, filter: '', lastRecords: -1, seq: 0, loading: false, pending: false, lastLoad: 0, timer: null };
+  const rows = { offset: 0, filter: '', lastRecords: -1, lastDone: -1, total: -1, seq: 0, loading: false, pending: false, lastLoad: 0, timer: null };
+  const doneCount = (counters) => num(counters.processed) + num(counters.deadLettered);
 
   function maybeReloadRows() {
     // at most one request in flight and one per second while rows pour in
@@ -477,6 +491,7 @@
     const name = selected;
     const s = series.get(name);
     rows.lastRecords = s && s.last ? num(s.last.counters && s.last.counters.records) : rows.lastRecords;
+    rows.lastDone = s && s.last ? doneCount(s.last.counters || {}) : rows.lastDone;
     rows.loading = true;
     rows.lastLoad = Date.now();
     const seq = ++rows.seq;
@@ -533,6 +548,7 @@
   function renderRows(body) {
     const list = Array.isArray(body.rows) ? body.rows : [];
     const total = num(body.total);
+    rows.total = total;
     const table = $('rows-table');
     const cols = columnsFor(list);
     table.tHead.textContent = '';
@@ -561,7 +577,10 @@
       else if (rows.offset > 0) empty.append('No rows on this page.');
       else {
         const c = series.get(selected) && series.get(selected).last;
-        empty.append(...(c ? hintFor(c) : ['No rows yet.']));
+        const counters = (c && c.counters) || {};
+        if (!c) empty.append('No rows yet.');
+        else if (doneCount(counters) === 0) empty.append(...hintFor(c));
+        else empty.append(noRowsYet(counters));
       }
     }
     setText('rows-total', total ? fmtInt(total) : '');
@@ -569,6 +588,16 @@
     $('rows-prev').disabled = rows.offset === 0;
     $('rows-next').disabled = rows.offset + list.length >= total;
     $('rows').dataset.total = String(total);
+  }
+
+  /** Events came but wrote nothing: say so instead of repeating the "no events yet" hint. */
+  function noRowsYet(counters) {
+    const ok = num(counters.processed);
+    const dead = num(counters.deadLettered);
+    const parts = [];
+    if (ok) parts.push(`${fmtInt(ok)} ${ok === 1 ? 'event' : 'events'} processed without output records`);
+    if (dead) parts.push(`${fmtInt(dead)} dead-lettered (see Dead letters)`);
+    return `No rows yet: ${parts.join(', ')}.`;
   }
 
   function renderRowsError(message) {
@@ -620,6 +649,8 @@
 
   function renderDlq(items) {
     const list = $('dlq-list');
+    // an open stderr tail stays open across the reloads that a new dead letter triggers
+    const open = new Set([...list.querySelectorAll('details[open]')].map((d) => d.dataset.id));
     list.textContent = '';
     setText('dlq-note', items.length ? `${items.length === 20 ? 'latest 20' : items.length}` : '');
     if (!items.length) {
@@ -627,28 +658,73 @@
       return;
     }
     for (const d of items) {
-      const err = d.error && typeof d.error === 'object' ? `${d.error.kind ?? 'error'}: ${d.error.message ?? ''}` : String(d.error ?? '');
-      const attempts = d.event && typeof d.event.attempt === 'number' ? ` · ${d.event.attempt} attempts` : '';
-      const btn = h('button', { type: 'button', text: 'Retry', title: 'put the event back on its source' });
-      btn.addEventListener('click', async () => {
-        btn.disabled = true;
-        btn.textContent = 'Retrying…';
-        try {
-          const res = await fetch(`/v1/dlq/${encodeURIComponent(d.id)}/retry`, { method: 'POST' });
-          const body = await res.json().catch(() => ({}));
-          if (!res.ok) throw new Error(body.error || `HTTP ${res.status}`);
-          loadDlq();
-        } catch (e) {
-          btn.disabled = false;
-          btn.textContent = 'Retry';
-          btn.title = String(e && e.message ? e.message : e);
-        }
+      const id = String(d.id);
+      const err = d.error && typeof d.error === 'object' ? d.error : {};
+      const reason = d.reason ? String(d.reason) : `${err.kind ?? 'error'}: ${err.message ?? ''}`;
+      const attempts = d.event && typeof d.event.attempt === 'number' ? `${d.event.attempt} ${d.event.attempt === 1 ? 'attempt' : 'attempts'}` : '';
+      const eventId = d.event && d.event.id ? String(d.event.id) : '';
+      const stderr = typeof d.stderrTail === 'string' ? d.stderrTail.replace(/\s+$/, '') : '';
+      const retry = actionButton('Retry', 'put the event back on its source', 'Retrying…', async () => {
+        const res = await fetch(`/v1/dlq/${encodeURIComponent(id)}/retry`, { method: 'POST' });
+        const body = await res.json().catch(() => ({}));
+        if (!res.ok) throw new Error(body.error || `HTTP ${res.status}`);
       });
-      list.append(h('li', null,
-        h('div', { class: 'dlq-row' }, h('span', { class: 'dlq-id', title: String(d.id), text: `${fmtAgo(d.createdAt)}${attempts} · ${String(d.id).slice(0, 8)}` }), btn),
-        h('div', { class: 'dlq-reason', text: d.reason ? String(d.reason) : err }),
-        d.reason && err ? h('div', { class: 'muted', text: err }) : null));
+      const drop = actionButton('Drop', 'delete this dead letter for good', 'Dropping…', async () => {
+        const res = await fetch(`/v1/dlq/${encodeURIComponent(id)}`, { method: 'DELETE' });
+        if (!res.ok && res.status !== 404) {
+          const body = await res.json().catch(() => ({}));
+          throw new Error(body.error || `HTTP ${res.status}`);
+        }
+      }, 'Drop for good?');
+      list.append(h('li', { 'data-id': id },
+        h('div', { class: 'dlq-row' },
+          h('span', { class: 'dlq-meta', text: [fmtAgo(d.createdAt), attempts].filter(Boolean).join(' · ') }),
+          h('span', { class: 'dlq-actions' }, retry, drop)),
+        h('div', { class: 'dlq-reason', text: reason }),
+        h('div', { class: 'dlq-ids' },
+          h('span', { class: 'muted', text: 'dead letter ' }), h('code', { class: 'dlq-id', text: id }),
+          eventId ? [h('span', { class: 'muted', text: ' · event ' }), h('code', { class: 'dlq-event', text: eventId })] : null),
+        stderr
+          ? h('details', { class: 'dlq-stderr', 'data-id': id, open: open.has(id) },
+            h('summary', { text: `stderr (last ${stderr.split('\n').length} ${stderr.split('\n').length === 1 ? 'line' : 'lines'})` }),
+            h('pre', { text: stderr }))
+          : null));
     }
+  }
+
+  /**
+   * A button that runs `act`, then reloads the dead letters; on failure it shows the error in its
+   * title. With `confirmText` the first click only asks, and a second click within 4 s acts.
+   */
+  function actionButton(label, title, busyText, act, confirmText) {
+    const btn = h('button', { type: 'button', text: label, title });
+    let armed = null;
+    btn.addEventListener('click', async () => {
+      if (confirmText && !armed) {
+        btn.textContent = confirmText;
+        btn.classList.add('danger');
+        armed = setTimeout(() => {
+          armed = null;
+          btn.textContent = label;
+          btn.classList.remove('danger');
+        }, 4000);
+        return;
+      }
+      clearTimeout(armed);
+      armed = null;
+      btn.disabled = true;
+      btn.textContent = busyText;
+      try {
+        await act();
+        loadDlq();
+      } catch (e) {
+        btn.disabled = false;
+        btn.textContent = label;
+        btn.classList.remove('danger');
+        btn.title = String(e && e.message ? e.message : e);
+      }
+    });
+    return btn;
   }
 
   // ---------- the stream ----------

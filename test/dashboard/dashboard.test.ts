@@ -15,6 +15,7 @@ import { repoRoot } from '../helpers/cli.js';
 const chromiumPath = '/usr/bin/chromium';
 const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const moduleFile = path.join(repoRoot, 'guests/build/mail-lines.wasm');
+const guestFile = (name: string) => path.join(repoRoot, 'guests/build', `${name}.wasm`);
 const artifacts = path.join(repoRoot, 'test-artifacts');
 
 /** Chromium missing: fail in CI (nothing passes silently there), skip with the reason elsewhere. */
@@ -91,6 +92,21 @@ test('dashboard: live charts, scaling from zero and back, rows with filter, API 
         },
         hpaSyncPeriod: '250ms', // as the demo: a short burst is sampled often enough to show its replicas
         sink: { type: 'sqlite', table: 'mail_lines' },
+      }, {
+        // every event fails (exit 3, a line on stderr): the dead-letter card
+        name: 'refuser',
+        module: guestFile('fail'),
+        trigger: { type: 'embedded' },
+        scaling: { minReplicaCount: 0, maxReplicaCount: 1, pollingInterval: 1, cooldownPeriod: 1 },
+        delivery: { maxAttempts: 1 },
+        sink: { type: 'sqlite', table: 'refused' },
+      }, {
+        // every event succeeds without output: processed, but no rows
+        name: 'quiet',
+        module: guestFile('noop'),
+        trigger: { type: 'embedded' },
+        scaling: { minReplicaCount: 0, maxReplicaCount: 1, pollingInterval: 1, cooldownPeriod: 1 },
+        sink: { type: 'sqlite', table: 'quiet' },
       }],
     },
     { baseDir: dataDir },
@@ -160,9 +176,13 @@ test('dashboard: live charts, scaling from zero and back, rows with filter, API 
     assert.ok(settled.decisions.some((d) => d.from === 0 && d.to >= 1), 'the activation from zero is in the decision history');
     assert.match((await page.locator('#decisions').textContent()) ?? '', /→ 0/, 'the decision log shows the return to zero');
 
-    // Tiles agree with the API.
+    // Tiles agree with the API; the latency tile names its time window, and "cold starts" are thread waits.
     assert.equal((await page.locator('#t-processed').textContent())?.replace(/,/g, ''), String(burst.sent));
     assert.equal(await page.locator('#t-dead').textContent(), '0');
+    assert.equal(await page.locator('#t-latency-label').textContent(), 'Latency p50 · 60 s');
+    assert.match((await page.locator('#t-latency-sub').textContent()) ?? '', /^p99 \d/);
+    assert.match((await page.locator('#tile-latency').getAttribute('title')) ?? '', /over the [\d,]+ events of the last 60 s/);
+    assert.match((await page.locator('#tiles').textContent()) ?? '', /Thread waits/);
 
     // Filter: a file name narrows the table to that file's lines; nonsense shows the empty state.
     await page.waitForFunction(() => document.querySelector('#rows')?.getAttribute('data-total') !== null);
@@ -203,19 +223,77 @@ test('dashboard: live charts, scaling from zero and back, rows with filter, API 
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(overflow <= 375, `no horizontal scrolling at 375 px (page is ${overflow} px wide)`);
     await page.screenshot({ path: path.join(artifacts, 'dashboard-375.png'), fullPage: true });
+    await page.locator('.charts').screenshot({ path: path.join(artifacts, 'dashboard-charts-375.png') });
+
+    // An embedded-trigger component before any event: the hint's curl keeps the file's newlines, and
+    // its long command wraps at 375 px instead of widening the page.
+    await page.click('.tab:has-text("quiet")');
+    await waitFor('the quiet tab', async () => (await page.locator('#comp-name').textContent()) === 'quiet', 10_000);
+    assert.match((await page.locator('#hint').textContent()) ?? '', /curl --data-binary @event\.json http:\/\/127\.0\.0\.1:\d+\/v1\/components\/quiet\/events/);
+    const hintWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(hintWidth <= 375, `the empty-state hint fits 375 px (page is ${hintWidth} px wide)`);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-empty-375.png'), fullPage: true });
+    // Events that write no rows: the rows card says so rather than "no events yet".
+    for (let i = 0; i < 2; i++) assert.equal((await fetch(`${base}/v1/components/quiet/events`, { method: 'POST', body: `q${i}\n` })).status, 202);
+    await waitFor('the rows card to count events without rows', async () =>
+      /^No rows yet: 2 events processed without output records\.$/.test((await page.locator('#rows-empty').textContent()) ?? ''), 30_000);
+    assert.equal(await page.locator('#hint').isHidden(), true, 'the hint goes once events came');
+
+    // Dead letters: whole, distinct ids; the reason once; the stored stderr tail behind a toggle; drop.
+    await page.setViewportSize({ width: 1280, height: 900 });
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(`${base}/v1/components/refuser/events`, { method: 'POST', body: `r${i}\n` })).status, 202);
+    await waitFor('three dead letters', () => app!.deadLetters.count('refuser') === 3, 30_000);
+    const stored = (await getJson(`${base}/v1/dlq?component=refuser`)).deadLetters as Array<{ id: string; reason: string; stderrTail: string; event: { id: string } }>;
+    await page.click('.tab:has-text("refuser")');
+    await waitFor('the dead-letter card to list three', async () => (await page.locator('#dlq-list li[data-id]').count()) === 3, 10_000);
+    const shownIds = await page.locator('#dlq-list .dlq-id').allTextContents();
+    assert.deepEqual([...shownIds].sort(), stored.map((d) => d.id).sort(), 'every id is shown whole');
+    assert.equal(new Set(shownIds).size, 3, 'and they read differently');
+    assert.deepEqual((await page.locator('#dlq-list .dlq-event').allTextContents()).sort(), stored.map((d) => d.event.id).sort());
+    for (const d of stored) {
+      const item = page.locator(`#dlq-list li[data-id="${d.id}"]`);
+      const text = (await item.textContent()) ?? '';
+      assert.match(d.reason, /^exit: /);
+      assert.equal(text.split(d.reason).length - 1, 1, `the reason appears once in ${JSON.stringify(text)}`);
+      assert.match(d.stderrTail, /fail: refusing this event/);
+      assert.equal(await item.locator('details.dlq-stderr pre').isVisible(), false, 'the stderr tail starts collapsed');
+    }
+    const firstItem = page.locator('#dlq-list li[data-id]').first();
+    await firstItem.locator('details.dlq-stderr summary').click();
+    assert.equal((await firstItem.locator('details.dlq-stderr pre').textContent())?.trim(), 'fail: refusing this event');
+    assert.match((await page.locator('#rows-empty').textContent()) ?? '', /^No rows yet: 3 dead-lettered \(see Dead letters\)\.$/);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-dead-letters-1280.png'), fullPage: true });
+    await page.setViewportSize({ width: 375, height: 812 });
+    await page.waitForTimeout(400);
+    const dlqWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(dlqWidth <= 375, `the dead-letter card fits 375 px (page is ${dlqWidth} px wide)`);
+    await page.locator('#dlq').screenshot({ path: path.join(artifacts, 'dashboard-dead-letters-375.png') });
+    // Drop asks first; the second click deletes it from the store.
+    const dropId = (await firstItem.getAttribute('data-id'))!;
+    const drop = firstItem.locator('button:has-text("Drop")');
+    await drop.click();
+    assert.equal(await drop.textContent(), 'Drop for good?');
+    assert.equal(app.deadLetters.count('refuser'), 3, 'the first click only asks');
+    await drop.click();
+    await waitFor('the dropped dead letter to leave the card', async () => (await page.locator('#dlq-list li[data-id]').count()) === 2, 10_000);
+    assert.equal(app.deadLetters.get(dropId), undefined, 'dropped from the store');
+    assert.equal(await page.locator(`#dlq-list li[data-id="${dropId}"]`).count(), 0);
 
     assert.deepEqual(consoleErrors, [], 'no console errors or warnings');
     await page.close();
 
     // API shapes.
     const list = await getJson(`${base}/v1/components`);
-    assert.ok(Array.isArray(list.components) && list.components.length === 1);
-    const c = list.components[0];
+    assert.ok(Array.isArray(list.components) && list.components.length === 3);
+    const c = list.components.find((x: { name: string }) => x.name === 'mail-lines');
     for (const k of ['name', 'trigger', 'sink', 'lag', 'inFlight', 'replicas', 'counters', 'latencyMs', 'scaler']) assert.ok(k in c, `component state has ${k}`);
     assert.deepEqual(Object.keys(c.replicas).sort(), ['busy', 'current', 'desired', 'threads']);
     for (const k of ['processed', 'retried', 'deadLettered', 'records', 'coldStarts']) assert.equal(typeof c.counters[k], 'number', `counters.${k}`);
     assert.equal(typeof c.latencyMs.p50, 'number');
     assert.equal(typeof c.latencyMs.p99, 'number');
+    assert.equal(c.latencyMs.windowMs, 60_000);
     const one = await getJson(`${base}/v1/components/mail-lines`);
     assert.equal(one.name, 'mail-lines');
     assert.equal(one.scaler.active, false);
@@ -228,7 +306,7 @@ test('dashboard: live charts, scaling from zero and back, rows with filter, API 
     assert.equal(all.rows.length, 5);
     for (const k of ['event_id', 'record_index', 'created_at', 'file', 'line', 'text']) assert.ok(k in all.rows[0], `row has ${k}`);
     const dlq = await getJson(`${base}/v1/dlq`);
-    assert.deepEqual(dlq, { deadLetters: [] });
+    assert.deepEqual(dlq.deadLetters.map((d: { component: string }) => d.component), ['refuser', 'refuser'], 'the two left after the drop');
     const missing = await fetch(`${base}/v1/components/nope`);
     assert.equal(missing.status, 404);
     assert.match((await missing.json()).error, /no component named "nope"/);
