@@ -3,13 +3,21 @@
  * sqlite sink give exactly the expected rows, lag returns to 0, a failing event retries and lands
  * in the dead-letter store with its reason, and a kill -9 of `featherweight up` mid-stream followed
  * by a restart loses nothing and duplicates nothing. Real brokers on 127.0.0.1.
+ *
+ * Each test creates the consumer side (stream + durable consumer, group, queue, MQTT persistent
+ * session with its subscription) before it publishes, as the broker-suite does: MQTT drops a message
+ * published while no session subscribes to its topic, and the app opens its session only at its
+ * first lag() poll, so publishing right after start raced that subscription and lost the first
+ * hundreds of messages on a loaded machine (the 600 rows never came).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
+import mqtt from 'mqtt';
 import { stringify } from 'yaml';
 import { sources } from '../../src/sources/index.js';
 import type { Source } from '../../src/core/source.js';
@@ -17,14 +25,29 @@ import { requireService, type services } from '../helpers/services.js';
 import { spawnCli } from '../helpers/cli.js';
 import { guest, oneComponent, tempDir, waitUntil, withApp } from './helpers.js';
 
-interface Case { type: string; service: keyof typeof services; metadata(): Record<string, string> }
+interface Case {
+  type: string;
+  service: keyof typeof services;
+  metadata(): Record<string, string>;
+  /** Removes what the test left on the broker (for MQTT, the persistent session). */
+  cleanup?(md: Record<string, string>): Promise<void>;
+}
 
 const u = () => randomUUID().slice(0, 8);
 const cases: Case[] = [
   { type: 'nats-jetstream', service: 'nats', metadata: () => { const s = `FWE_${u()}`; return { stream: s, subject: `${s}.in`, consumer: 'c1', ackWait: '5s' }; } },
   { type: 'redis-streams', service: 'redis', metadata: () => ({ stream: `fwe-${u()}`, consumerGroup: 'c1', lagCount: '10', claimIdleTime: '5s' }) },
   { type: 'rabbitmq', service: 'rabbitmq', metadata: () => ({ queueName: `fwe-${u()}` }) },
-  { type: 'mqtt', service: 'mqtt', metadata: () => { const id = u(); return { topic: `fwe/${id}/in`, clientId: `fwe-${id}` }; } },
+  {
+    type: 'mqtt',
+    service: 'mqtt',
+    metadata: () => { const id = u(); return { topic: `fwe/${id}/in`, clientId: `fwe-${id}` }; },
+    async cleanup(md) {
+      // a clean start with the same client id discards the persistent session
+      const c = await mqtt.connectAsync('mqtt://127.0.0.1:1883', { clientId: md.clientId!, clean: true, protocolVersion: 5 });
+      await c.endAsync();
+    },
+  },
 ];
 
 const body = (s: string) => new TextEncoder().encode(s);
@@ -34,6 +57,29 @@ async function publisher(type: string, md: Record<string, string>, dataDir: stri
   const s = sources[type]!.create(md, { component: 'c1', dataDir, prefetch: 8 });
   await s.start(ctx);
   return s;
+}
+
+/** Creates the consumer side with the component's own source: next() opens it (for MQTT, the session). */
+async function prepare(type: string, md: Record<string, string>, dataDir: string): Promise<void> {
+  const s = sources[type]!.create(md, { component: 'c1', dataDir, prefetch: 1 });
+  await s.start(ctx);
+  try {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), 300);
+    assert.equal(await s.next(ac.signal), null, 'nothing is published yet');
+    clearTimeout(timer);
+  } finally {
+    await s.close();
+  }
+}
+
+/** A child's output, drained (an unread pipe blocks a child that logs a lot) and kept for failures. */
+function captured(child: ChildProcess): () => string {
+  let out = '';
+  const keep = (d: Buffer) => void (out = (out + d.toString()).slice(-4000));
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return () => out;
 }
 
 function countRows(file: string): { n: number; distinct: number } {
@@ -54,6 +100,8 @@ for (const c of cases) {
     if (!(await requireService(t, c.service))) return;
     const dir = tempDir();
     const md = c.metadata();
+    t.after(() => c.cleanup?.(md));
+    await prepare(c.type, md, dir);
     await withApp(oneComponent(dir, { trigger: { type: c.type, metadata: md }, scaling: { pollingInterval: 1, cooldownPeriod: 1, minReplicaCount: 0, maxReplicaCount: 4 } }), async (app) => {
       const comp = app.components.get('c1')!;
       const pub = await publisher(c.type, md, dir);
@@ -79,6 +127,8 @@ for (const c of cases) {
     if (!(await requireService(t, c.service))) return;
     const dir = tempDir();
     const md = c.metadata();
+    t.after(() => c.cleanup?.(md));
+    await prepare(c.type, md, dir);
     const manifest = path.join(dir, 'featherweight.yaml');
     fs.writeFileSync(
       manifest,
@@ -102,26 +152,31 @@ for (const c of cases) {
     const rowsDb = path.join(dir, 'rows.db');
     const env = { ...process.env, FEATHERWEIGHT_LOG_LEVEL: 'warn' };
     const first = spawnCli(['up', manifest], { env });
+    const firstOut = captured(first);
     let atKill = 0;
     try {
-      // The first process creates the consumer side (durable consumer, group, queue, session).
+      // Publishing while the first process runs keeps its pace to the publisher's, so the kill lands mid-stream.
       await waitUntil('the first process to be up', () => fs.existsSync(path.join(dir, 'dead-letters.db')), 120_000);
-      await new Promise((r) => setTimeout(r, 1000));
       const pub = await publisher(c.type, md, dir);
       try {
         for (let i = 0; i < total; i++) await pub.publish({ id: `k${i}`, source: c.type, subject: '', headers: {}, body: body(`{"n":${i}}\n`) });
       } finally {
         await pub.close();
       }
-      await waitUntil('some rows committed', () => countRows(rowsDb).n > 0, 120_000);
+      await waitUntil('some rows committed', () => countRows(rowsDb).n > 0, 120_000).catch((err: Error) => {
+        throw new Error(`${err.message}; the first process printed:\n${firstOut()}`);
+      });
     } finally {
       first.kill('SIGKILL');
       await new Promise((r) => first.once('exit', r));
     }
     atKill = countRows(rowsDb).n;
     const second = spawnCli(['up', manifest], { env });
+    const secondOut = captured(second);
     try {
-      await waitUntil(`all ${total} rows after the restart`, () => countRows(rowsDb).n >= total, 180_000);
+      await waitUntil(`all ${total} rows after the restart`, () => countRows(rowsDb).n >= total, 300_000).catch((err: Error) => {
+        throw new Error(`${err.message} (${atKill} at the kill, ${countRows(rowsDb).n} now); the restarted process printed:\n${secondOut()}`);
+      });
       await new Promise((r) => setTimeout(r, 1500)); // a late duplicate would show up now
     } finally {
       second.kill('SIGTERM');
