@@ -225,10 +225,6 @@ export const create: SourceFactory = (md, opts) => {
   let draining = false;
   const refuseWhileDraining = (cb: (err?: Error | null) => void) =>
     draining ? cb(smtpError(421, '4.3.2 Service shutting down, try another server')) : cb();
-  // set by stopAccepting() (scale-in, shutdown): new mail gets 421 and goes to another server
-  let draining = false;
-  const refuseWhileDraining = (cb: (err?: Error | null) => void) =>
-    draining ? cb(smtpError(421, '4.3.2 Service shutting down, try another server')) : cb();
   let bound = { host: listen.host, port: listen.port };
 
   const maxEventBytes = opts.maxEventBytes ?? Number.POSITIVE_INFINITY;
@@ -316,9 +312,6 @@ export const create: SourceFactory = (md, opts) => {
     async stopAccepting() {
       draining = true;
     },
-    async stopAccepting() {
-      draining = true;
-    },
     async start(ctx) {
       await q.start(ctx);
       const tls = m.tlsKey !== undefined ? { key: readFileSync(m.tlsKey), cert: readFileSync(m.tlsCert!) } : null;
@@ -340,12 +333,6 @@ export const create: SourceFactory = (md, opts) => {
           const ok = auth.username !== undefined && users.get(auth.username) === auth.password;
           if (!ok) return cb(smtpError(535, '5.7.8 Authentication credentials invalid'));
           cb(null, { user: auth.username });
-        },
-        onConnect(_session, cb) {
-          refuseWhileDraining(cb);
-        },
-        onMailFrom(_address, _session, cb) {
-          refuseWhileDraining(cb);
         },
         onConnect(_session, cb) {
           refuseWhileDraining(cb);
