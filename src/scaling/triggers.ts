@@ -1,8 +1,8 @@
 /**
  * Per trigger type: which metadata keys hold the scaling target and the activation threshold, with
- * KEDA's defaults for that scaler. Only the scaling keys are validated here; connection keys belong
- * to the source (src/sources) and are ignored by the scaler, as KEDA's scaler ignores keys it does
- * not know.
+ * KEDA's defaults and field types for that scaler (int64 or float64, from each scaler's metadata
+ * struct tags in KEDA 2.20). Only the scaling keys are validated here; connection keys belong to the
+ * source (src/sources) and are ignored by the scaler, as KEDA's scaler ignores keys it does not know.
  */
 import { Cron } from 'croner';
 
