@@ -239,7 +239,7 @@ export const fsCalls: Record<string, Call> = {
     const f = ctx.fds.get(fd);
     if (f.kind === 'file' || f.kind === 'dir') need(f.base, R.FD_FILESTAT_GET);
     if (f.kind === 'file') writeFilestat(ctx, ptr, fs.fstatSync(f.nodeFd, { bigint: true }));
-    else if (f.kind === 'dir') writeFilestat(ctx, ptr, fs.statSync(f.host, { bigint: true }));
+    else if (f.kind === 'dir') writeFilestat(ctx, ptr, fs.lstatSync(f.host, { bigint: true })); // never follow, even if swapped
     else {
       ctx.mem.u8.fill(0, ptr, ptr + 64);
       ctx.mem.dv.setUint8(ptr + 16, FILETYPE.UNKNOWN);
@@ -262,7 +262,7 @@ export const fsCalls: Record<string, Call> = {
     if (f.kind === 'file') {
       return setTimes(ctx, atim, mtim, flags, () => fs.fstatSync(f.nodeFd, { bigint: true }), (a, m) => fs.futimesSync(f.nodeFd, a, m));
     }
-    return setTimes(ctx, atim, mtim, flags, () => fs.statSync(f.host, { bigint: true }), (a, m) => fs.utimesSync(f.host, a, m));
+    return setTimes(ctx, atim, mtim, flags, () => fs.lstatSync(f.host, { bigint: true }), (a, m) => fs.lutimesSync(f.host, a, m));
   },
   fd_renumber(ctx, from: number, to: number) {
     ctx.fds.renumber(from, to);
