@@ -155,6 +155,17 @@ test('a bad result pointer fails before anything is opened or created (EFAULT, n
     assert.equal(w.path_open!(3, 1, 100, n, 1 /* O_CREAT */, 64n, 0n, 0, 65536), EFAULT);
     assert.equal(existsSync(path.join(dir, 'made.txt')), false);
     assert.equal(readdirSync('/proc/self/fd').length, fdsBefore);
+    // reading stdin with a bad count pointer consumes nothing: the next good read gets the bytes
+    const withStdin = createWasi({ args: ['g'], env: {}, stdin: new TextEncoder().encode('abc'), maxStdoutBytes: 100, preopens: [] });
+    const m2 = new WebAssembly.Memory({ initial: 1 });
+    withStdin.bind(m2);
+    const r = withStdin.imports.wasi_snapshot_preview1;
+    new DataView(m2.buffer).setUint32(0, 100, true);
+    new DataView(m2.buffer).setUint32(4, 3, true);
+    assert.equal(r.fd_read!(0, 0, 1, 65536), EFAULT);
+    assert.equal(r.fd_read!(0, 0, 1, 8), 0);
+    assert.equal(new DataView(m2.buffer).getUint32(8, true), 3);
+    assert.equal(new TextDecoder().decode(new Uint8Array(m2.buffer, 100, 3)), 'abc');
     // a 4 MiB path is NAMETOOLONG (not FAULT, though it is larger than the memory)
     assert.equal(w.path_open!(3, 1, 0, 4 * 1024 * 1024, 0, 2n, 0n, 0, 0), ENAMETOOLONG);
     wasi.dispose();
