@@ -53,10 +53,43 @@ const dirGrantSchema = z.union([
     .transform((d): DirGrant => ({ host: d.host, guest: d.guest ?? d.host, writable: d.writable })),
 ]);
 
+type EnvGrant = string | Record<string, string>;
+const envNameRe = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envShape = 'a list of host variable names and NAME: value pairs, e.g. [HOME, {LOG_LEVEL: debug}], or a map {NAME: value}';
+
+/** grants.env with messages that say what is wrong where (a zod union only says "Invalid input"). */
+const envGrantsSchema = z.unknown().transform((v, ctx): EnvGrant[] => {
+  const entries = Array.isArray(v) ? v : v !== null && typeof v === 'object' ? [v] : null;
+  if (!entries) {
+    ctx.addIssue({ code: 'custom', message: `expected ${envShape}, got ${JSON.stringify(v)}` });
+    return [];
+  }
+  const at = (i: number) => (Array.isArray(v) ? [i] : []);
+  const badName = (n: string) => `${JSON.stringify(n)} is not an environment variable name (letters, digits and _, not starting with a digit)`;
+  return entries.map((e, i): EnvGrant => {
+    if (typeof e === 'string') {
+      if (!envNameRe.test(e)) ctx.addIssue({ code: 'custom', path: at(i), message: badName(e) });
+      return e;
+    }
+    if (e === null || typeof e !== 'object' || Array.isArray(e)) {
+      ctx.addIssue({ code: 'custom', path: at(i), message: `${JSON.stringify(e)} is neither a host variable name nor a NAME: value pair (${envShape})` });
+      return {};
+    }
+    const pairs: Record<string, string> = {};
+    for (const [name, value] of Object.entries(e)) {
+      if (!envNameRe.test(name)) ctx.addIssue({ code: 'custom', path: [...at(i), name], message: badName(name) });
+      else if (typeof value !== 'string') ctx.addIssue({ code: 'custom', path: [...at(i), name], message: `the value must be a string: quote it (${name}: "${String(value)}")` });
+      else pairs[name] = value;
+    }
+    return pairs;
+  });
+});
+
 const grantsSchema = z
   .object({
     /** Names of host variables to pass through, or NAME: value pairs to set. */
-    env: z.union([z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')), z.record(z.string(), z.string())]).default([]),
+    // [HOME, PATH], {X: v}, or both mixed in a list: [HOME, {X: v}] passes HOME through and sets X.
+    env: envGrantsSchema.default([]),
     dirs: z.array(dirGrantSchema).default([]),
   })
   .strict();
@@ -227,13 +260,15 @@ export function parseManifest(doc: unknown, opts: ParseOptions): AppManifest {
 function normalizeComponent(c: RawComponent, i: number, opts: ParseOptions, problems: string[]): ComponentSpec {
   const env = opts.env ?? process.env;
   const grantEnv: Record<string, string> = {};
-  if (Array.isArray(c.grants.env)) {
-    for (const name of c.grants.env) {
-      const value = env[name];
-      if (value === undefined) problems.push(`components[${i}].grants.env: host variable ${name} is not set`);
-      else grantEnv[name] = value;
+  for (const entry of c.grants.env) {
+    if (typeof entry !== 'string') {
+      Object.assign(grantEnv, entry);
+      continue;
     }
-  } else Object.assign(grantEnv, c.grants.env);
+    const value = env[entry];
+    if (value === undefined) problems.push(`components[${i}].grants.env: host variable ${entry} is not set`);
+    else grantEnv[entry] = value;
+  }
   return {
     name: c.name,
     ...(c.module !== undefined ? { module: c.module.startsWith('oci://') ? c.module : path.resolve(opts.baseDir, c.module) } : {}),

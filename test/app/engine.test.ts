@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openQueue } from '../../src/sources/embedded.js';
+import { parseManifest } from '../../src/app/manifest.js';
 import { oneComponent, tempDir, waitUntil, withApp, guest } from './helpers.js';
 import { spawnCli, runCli } from '../helpers/cli.js';
 
@@ -168,5 +169,23 @@ test('a broker that is down at start: the error names the component, the trigger
     withApp(oneComponent(dir, { trigger: { type: 'rabbitmq', metadata: { host: 'amqp://guest:secret@127.0.0.1:1/', queueName: 'q' } } }), async () => undefined),
     (err: Error) => /^component c1: its rabbitmq trigger could not start \(host amqp:\/\/\*\*\*@127\.0\.0\.1:1\/\): .*ECONNREFUSED/.test(err.message) && !err.message.includes('secret'),
   );
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('grants.env takes names, NAME: value pairs, or both mixed in one list; a bad entry is named', () => {
+  const dir = tempDir();
+  const env = { FW_TEST_HOME: '/home/fw' };
+  const parse = (grantsEnv: unknown) =>
+    parseManifest(
+      { apiVersion: 'featherweight.dev/v1', kind: 'App', metadata: { name: 't' }, components: [{ name: 'c1', module: 'x.wasm', grants: { env: grantsEnv } }] },
+      { baseDir: dir, env },
+    ).components[0]!.grants.env;
+  assert.deepEqual(parse(['FW_TEST_HOME', { LOG_LEVEL: 'debug' }]), { FW_TEST_HOME: '/home/fw', LOG_LEVEL: 'debug' });
+  assert.deepEqual(parse({ A: 'b' }), { A: 'b' });
+  assert.deepEqual(parse(['FW_TEST_HOME']), { FW_TEST_HOME: '/home/fw' });
+  assert.throws(() => parse(['FW_TEST_HOME', { X: 1 }]), /grants\.env\[1\]\.X: the value must be a string: quote it \(X: "1"\)/);
+  assert.throws(() => parse(['FW_TEST_HOME', 3]), /grants\.env\[1\]: 3 is neither a host variable name nor a NAME: value pair/);
+  assert.throws(() => parse('HOME'), /grants\.env: expected a list of host variable names and NAME: value pairs/);
+  assert.throws(() => parse(['NOT_SET_ANYWHERE_FW']), /grants\.env: host variable NOT_SET_ANYWHERE_FW is not set/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
