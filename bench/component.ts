@@ -2,15 +2,17 @@
 // instantiated, a fresh handle table and WASI 0.2 host, wasi:cli/run called, output collected), beside
 // the same C program built as a core wasm32-wasi module and run by the wasi-command ABI in the same
 // process. The component is guests/c/hello.c made a component by jco's preview1 command adapter.
-// Goal: <= 1 ms p50 per fresh component instance.
+// Goal: <= 1 ms p50 per fresh component instance. Then examples/mail-lines-ts (a ComponentizeJS
+// component, built once and cached in the temp dir: minutes the first time) on one mail, beside the
+// AssemblyScript mail-lines core module. Goal: <= 10 ms p50.
 // Usage: npm run bench -- component   (FW_BENCH_RUNS=2000 by default; needs clang + wasi-libc)
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileModule } from '../src/wasm/compile.js';
-import { defaultLimits, runWasiCommand } from '../src/wasm/index.js';
+import { defaultLimits, loadModule, runWasiCommand } from '../src/wasm/index.js';
 import { loadComponent, runComponentCommand } from '../src/wasm/component/index.js';
-import { cComponent, cCore, missingCToolchain } from '../test/wasm/component-guests.js';
+import { buildCached, cComponent, cCore, missingCToolchain } from '../test/wasm/component-guests.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -53,4 +55,24 @@ export async function run(): Promise<void> {
   row('core module, abi: wasi-command (baseline)', base);
   row(`component (${image.modules.length} core modules), abi: component`, comp);
   console.log(`goal <= 1 ms p50 per fresh component instance: ${comp.p50 <= 1000 ? 'met' : 'NOT met'}${failures ? `; ${failures} runs failed` : ''}`);
+
+  const jsRuns = Number(process.env.FW_BENCH_JS_RUNS ?? 40);
+  const js = loadComponent(buildCached(path.join(root, 'examples/mail-lines-ts'), 'build/mail-lines-ts.wasm'));
+  const as = loadModule(path.join(root, 'guests/build/mail-lines.wasm')).module;
+  const mail = new TextEncoder().encode(JSON.stringify({ attachments: [{ filename: 'a.txt', contentType: 'text/plain', content: Buffer.from('one\ntwo\nthree\n').toString('base64') }] }));
+  const mailInput = { stdin: mail, env: { EVENT_ID: 'bench' }, args: [] };
+  const jsLimits = { ...defaultLimits, maxMemoryBytes: 256 * 1024 * 1024 };
+  const jsRun = measure(jsRuns, () => {
+    if (!runComponentCommand(js, mailInput, jsLimits).ok) failures++;
+  });
+  (globalThis as { gc?: () => void }).gc?.();
+  const asRun = measure(jsRuns * 10, () => {
+    if (!runWasiCommand(as, mailInput, defaultLimits).ok) failures++;
+  });
+  console.log(`\nmail-lines on one mail, fresh instance, ${jsRuns} runs (ratio: p50 against the AssemblyScript core module)`);
+  const row2 = (name: string, m: { p50: number; p90: number; p99: number }) =>
+    console.log(`${name.padEnd(44)} p50 ${fmt(m.p50).padStart(9)}  p90 ${fmt(m.p90).padStart(9)}  p99 ${fmt(m.p99).padStart(9)}  ${(m.p50 / asRun.p50).toFixed(0)}x`);
+  row2('AssemblyScript core module (baseline)', asRun);
+  row2(`ComponentizeJS component (${(js.modules.length)} core modules)`, jsRun);
+  console.log(`goal <= 10 ms p50 per fresh ComponentizeJS instance: ${jsRun.p50 <= 10_000 ? 'met' : 'NOT met'}${failures ? `; ${failures} runs failed` : ''}`);
 }

@@ -5,11 +5,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { componentNew, parse, preview1AdapterCommandPath } from '@bytecodealliance/jco';
 
 const cacheDir = path.join(os.tmpdir(), 'fw-component-cache');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Why C components cannot be built here, or null. */
 export function missingCToolchain(): string | null {
@@ -52,4 +55,28 @@ export function cComponent(source: string): Promise<Uint8Array> {
 /** Component text format -> binary. */
 export function watComponent(wat: string): Promise<Uint8Array> {
   return cached(`wat\0${wat}`, () => parse(wat));
+}
+
+/** Builds a folder with `npm run build` in a temp copy (the repo's node_modules linked in), cached by content. */
+export function buildCached(folder: string, output: string): Uint8Array {
+  const h = createHash('sha256');
+  for (const rel of ['package.json', 'build.mjs', 'tsconfig.json', 'wit/world.wit', 'src/handler.ts', 'src/globals.d.ts']) {
+    h.update(rel).update(fs.readFileSync(path.join(folder, rel)));
+  }
+  const cache = path.join(os.tmpdir(), 'fw-component-cache', `ts-${h.digest('hex').slice(0, 24)}.wasm`);
+  if (fs.existsSync(cache)) return fs.readFileSync(cache);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-ts-build-'));
+  try {
+    for (const rel of ['package.json', 'build.mjs', 'tsconfig.json', 'wit', 'src']) fs.cpSync(path.join(folder, rel), path.join(dir, rel), { recursive: true });
+    fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
+    const build = spawnSync('npm', ['run', 'build'], { cwd: dir, encoding: 'utf8', timeout: 800_000 });
+    if (build.status !== 0) throw new Error(`npm run build in ${folder} failed: ${build.stderr || build.stdout}`);
+    const bytes = fs.readFileSync(path.join(dir, output));
+    fs.mkdirSync(path.dirname(cache), { recursive: true });
+    fs.writeFileSync(`${cache}.${process.pid}`, bytes);
+    fs.renameSync(`${cache}.${process.pid}`, cache);
+    return bytes;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot, runCli, spawnCli } from '../helpers/cli.js';
+import { buildCached } from './component-guests.js';
 
 // The TypeScript scaffold end to end: `featherweight new --lang typescript`, the README's build
 // (`npm run build`: jco guest-types, tsc, ComponentizeJS; here the repo's node_modules stand in for
@@ -104,30 +105,6 @@ test('new --lang typescript: the README build makes a component that featherweig
     fs.rmSync(parent, { recursive: true, force: true });
   }
 });
-
-/** Builds a folder with `npm run build` in a temp copy (the repo's node_modules linked in), cached by content. */
-function buildCached(folder: string, output: string): Uint8Array {
-  const h = createHash('sha256');
-  for (const rel of ['package.json', 'build.mjs', 'tsconfig.json', 'wit/world.wit', 'src/handler.ts', 'src/globals.d.ts']) {
-    h.update(rel).update(fs.readFileSync(path.join(folder, rel)));
-  }
-  const cache = path.join(os.tmpdir(), 'fw-component-cache', `ts-${h.digest('hex').slice(0, 24)}.wasm`);
-  if (fs.existsSync(cache)) return fs.readFileSync(cache);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-ts-build-'));
-  try {
-    for (const rel of ['package.json', 'build.mjs', 'tsconfig.json', 'wit', 'src']) fs.cpSync(path.join(folder, rel), path.join(dir, rel), { recursive: true });
-    fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
-    const build = spawnSync('npm', ['run', 'build'], { cwd: dir, encoding: 'utf8', timeout: 800_000 });
-    assert.equal(build.status, 0, build.stderr || build.stdout);
-    const bytes = fs.readFileSync(path.join(dir, output));
-    fs.mkdirSync(path.dirname(cache), { recursive: true });
-    fs.writeFileSync(`${cache}.${process.pid}`, bytes);
-    fs.renameSync(`${cache}.${process.pid}`, cache);
-    return bytes;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 test('examples/mail-lines-ts writes exactly the rows of the AssemblyScript mail-lines handler', { timeout: 900_000 }, async () => {
   const { loadComponent, runComponentCommand } = await import('../../src/wasm/component/index.js');

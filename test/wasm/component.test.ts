@@ -200,3 +200,13 @@ test('oci: a component is packaged with os wasip2, a core module with wasip1', a
   assert.equal(config(await watComponent(socketWat)).os, 'wasip2');
   assert.equal(config(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0])).os, 'wasip1');
 });
+
+test('reused memories do not creep: 1,100 events in a row at maxMemory 4 MiB all succeed', async (t) => {
+  if (skipWithoutC(t)) return;
+  const image = loadComponent(await cComponent(helloC()));
+  const input = { stdin: enc('x'), env: { EVENT_ID: 'loop' }, args: [] };
+  for (let i = 0; i < 1100; i++) {
+    const r = runComponentCommand(image, input, limits({ maxMemoryBytes: 4 * MiB }));
+    if (!r.ok) assert.fail(`event ${i}: ${r.error.kind}: ${r.error.message}`);
+  }
+});

@@ -210,6 +210,8 @@ function isRewrittenMemory(meta: ModuleMeta): boolean {
  * reservation and its page faults (p90 16 ms against 0.8 ms p50, measured by bench/component.ts). A
  * memory that grew a little is wiped and reused: a guest may start with more than its declared initial
  * size (valid for an imported memory), never with another event's bytes, and its maximum is unchanged.
+ * The bound matters: the adapter grows whatever size it is given, so a memory reused without one creeps
+ * up a page per event until it meets maxMemory (seen after ~1,000 events with a 256-page bound).
  */
 const componentMemories = new Map<string, WebAssembly.Memory[]>();
 const REUSE_GROWTH_PAGES = 16;
