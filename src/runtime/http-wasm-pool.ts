@@ -18,6 +18,7 @@ import { workerBoot } from './boot.js';
 import type { FromHttpWorker, HttpWasmWorkerInit, ToHttpWorker, WireResponse } from './http-wasm-protocol.js';
 import { formatMs } from './pool.js';
 import type { BudgetMember, ThreadBudget } from './budget.js';
+import { DEMOTE_AFTER_MS, GUEST_THREAD_NICE, RUNAWAY_NICE, setThreadNice } from './priority.js';
 
 export interface HttpWasmPoolOptions {
   module: WebAssembly.Module;
@@ -71,6 +72,10 @@ interface Thread {
   idle: number;
   lastError?: Error;
   exited: Promise<void>;
+  tid?: number;
+  phaseStart: number;
+  /** The phase ran past DEMOTE_AFTER_MS: the thread is at RUNAWAY_NICE until it answers. */
+  demoted: boolean;
 }
 
 const bootScript = workerBoot('http-wasm-worker');
@@ -106,7 +111,7 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
     const exited = new Promise<void>((r) => (resolveExit = r));
     const worker = new Worker(bootScript, { eval: true, workerData: init });
     worker.unref();
-    const t: Thread = { worker, ready: false, stopping: false, active: null, reqs: new Map(), resumes: [], created: 0, idle: 0, exited };
+    const t: Thread = { worker, ready: false, stopping: false, active: null, reqs: new Map(), resumes: [], created: 0, idle: 0, exited, phaseStart: 0, demoted: false };
     threads.push(t);
     worker.on('message', (m: FromHttpWorker) => onMessage(t, m));
     worker.on('error', (err) => (t.lastError = err));
@@ -120,7 +125,28 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
     return closed || threads.filter((t) => !t.stopping).every((t) => t.ready);
   }
 
+  // Phases past DEMOTE_AFTER_MS drop to the lowest CPU priority until they answer (decision 122).
+  let sweeper: NodeJS.Timeout | undefined;
+  function sweep(): void {
+    const t0 = performance.now();
+    let busy = false;
+    for (const t of threads) {
+      if (!t.active) continue;
+      busy = true;
+      if (!t.demoted && t.tid !== undefined && t0 - t.phaseStart > DEMOTE_AFTER_MS) t.demoted = setThreadNice(t.tid, RUNAWAY_NICE);
+    }
+    if (!busy && sweeper) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  }
+
   function start(t: Thread, p: Phase): void {
+    t.phaseStart = performance.now();
+    if (!sweeper) {
+      sweeper = setInterval(sweep, DEMOTE_AFTER_MS / 2);
+      sweeper.unref();
+    }
     t.active = p.req;
     t.timer = setTimeout(() => onTimeout(t), timeoutMs);
     t.worker.postMessage(p.msg);
@@ -165,6 +191,11 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
     t.timer = undefined;
     t.active = null;
     member?.release();
+    if (t.demoted) {
+      t.demoted = false;
+      // Without the right to raise it back, the thread stays low: it served a runaway, so be it.
+      setThreadNice(t.tid, GUEST_THREAD_NICE);
+    }
   }
 
   function settle(r: Req, fn: () => void): void {
@@ -183,6 +214,7 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
     switch (m.type) {
       case 'ready':
         t.ready = true;
+        if (m.tid !== undefined) t.tid = m.tid;
         startFailures = 0;
         if (allReady()) for (const w of readyWaiters.splice(0)) w();
         dispatch();

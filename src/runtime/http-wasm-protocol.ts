@@ -37,7 +37,7 @@ export type ToHttpWorker =
   | { type: 'next-result'; id: number; resp?: WireResponse; failure?: WireFailure };
 
 export type FromHttpWorker =
-  | { type: 'ready' }
+  | { type: 'ready'; tid?: number }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; obj: object; msg?: string }
   | { type: 'next'; id: number; req: HttpRequestModel; bufferResponse: boolean }
   | { type: 'done'; id: number; resp?: WireResponse; violation?: { message: string; guest: string }; instancesCreated: number; idle: number };

@@ -10,7 +10,7 @@ import {
 import type { FromHttpWorker, HttpWasmWorkerInit, ToHttpWorker, WireResponse } from './http-wasm-protocol.js';
 import { lowerThreadPriority } from './priority.js';
 
-lowerThreadPriority();
+const tid = lowerThreadPriority();
 
 const init = workerData as HttpWasmWorkerInit;
 const port = parentPort!;
@@ -72,4 +72,4 @@ port.on('message', (m: ToHttpWorker) => {
   else w.reject(new Error(m.failure?.error ?? 'next failed'));
 });
 
-post({ type: 'ready' });
+post({ type: 'ready', ...(tid !== undefined ? { tid } : {}) });

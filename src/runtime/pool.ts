@@ -10,6 +10,7 @@ import type { Abi, CommandJob, ExportJob, FromWorker, Job, ToWorker, WorkerInit 
 import type { ComponentImage } from '../wasm/component/index.js';
 import { workerBoot } from './boot.js';
 import type { ThreadBudget } from './budget.js';
+import { DEMOTE_AFTER_MS, GUEST_THREAD_NICE, RUNAWAY_NICE, setThreadNice } from './priority.js';
 
 export type { Abi, CommandJob, ExportJob, Job } from './protocol.js';
 
@@ -111,6 +112,10 @@ interface Thread {
   retiring: boolean;
   jobsRun: number;
   current?: Running;
+  /** OS thread id (Linux), to lower a runaway job's priority from here. */
+  tid?: number;
+  /** Its current job ran past DEMOTE_AFTER_MS: the thread is at RUNAWAY_NICE until the job ends. */
+  demoted: boolean;
   idleTimer?: NodeJS.Timeout;
   lastError?: Error;
   exited: Promise<void>;
@@ -154,6 +159,17 @@ export function createPool(opts: PoolOptions): Pool {
   const counters = { completed: 0, coldStarts: 0, timeouts: 0, crashes: 0, threadStarts: 0 };
   let running = 0;
   let drained: (() => void) | undefined;
+  // Jobs running longer than DEMOTE_AFTER_MS drop to the lowest CPU priority, so short jobs (of this
+  // component and the others) keep their latency beside a runaway (decision 122).
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweep = () => {
+    const t0 = now();
+    for (const t of threads) {
+      if (t.state === 'busy' && t.current && !t.demoted && t.tid !== undefined && t0 - t.current.postedAt > DEMOTE_AFTER_MS) {
+        t.demoted = setThreadNice(t.tid, RUNAWAY_NICE);
+      }
+    }
+  };
   const member = opts.budget ? opts.budget.join(opts.name ?? 'pool', () => pump()) : null;
   const readyWaiters: Array<{ resolve(): void; reject(e: Error): void }> = [];
 
@@ -172,11 +188,12 @@ export function createPool(opts: PoolOptions): Pool {
     let resolveExit!: () => void;
     const exited = new Promise<void>((r) => (resolveExit = r));
     const worker = new Worker(workerBootScript, { eval: true, workerData: init });
-    const t: Thread = { worker, threadId: worker.threadId, state: 'starting', stopping: false, retiring: false, jobsRun: 0, exited };
+    const t: Thread = { worker, threadId: worker.threadId, state: 'starting', stopping: false, retiring: false, jobsRun: 0, demoted: false, exited };
     threads.add(t);
     if (waitingThread.length === 0) worker.unref();
     worker.on('message', (msg: FromWorker) => {
       if (msg.type === 'ready') {
+        if (msg.tid !== undefined) t.tid = msg.tid;
         startFailures = 0;
         startError = undefined;
         becomeIdle(t, true);
@@ -270,6 +287,10 @@ export function createPool(opts: PoolOptions): Pool {
     const timer = setTimeout(() => onTimeout(t), timeoutMs);
     t.current = { ...p, id, postedAt: now(), coldStart, timer };
     running++;
+    if (!sweeper) {
+      sweeper = setInterval(sweep, DEMOTE_AFTER_MS / 2);
+      sweeper.unref();
+    }
     if (coldStart) counters.coldStarts++;
     const msg: ToWorker = { type: 'job', id, job: p.job };
     const transfer: ArrayBuffer[] = [];
@@ -294,6 +315,15 @@ export function createPool(opts: PoolOptions): Pool {
     t.current = undefined;
     running--;
     counters.completed++;
+    if (running === 0 && sweeper) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+    // Back to the guest priority for the next job; without the right to raise it, recycle the thread.
+    if (t.demoted) {
+      t.demoted = false;
+      if (!t.stopping && !setThreadNice(t.tid, GUEST_THREAD_NICE)) t.retiring = true;
+    }
     r.resolve({ ...result, durationUs, waitUs: Math.round((r.postedAt - r.submittedAt) * 1000), coldStart: r.coldStart, threadId: t.threadId } as JobResult);
     if (closed && running === 0) drained?.();
   }

@@ -13,5 +13,5 @@ export interface WorkerInit { module: WebAssembly.Module; abi: Abi; limits: Limi
 
 export type ToWorker = { type: 'job'; id: number; job: Job };
 export type FromWorker =
-  | { type: 'ready' }
+  | { type: 'ready'; tid?: number }
   | { type: 'done'; id: number; result: GuestRun | ExportCall; durationUs: number };

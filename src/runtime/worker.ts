@@ -5,7 +5,7 @@ import { callExport, instanceLimits, moduleMeta, runWasiCommand } from './guest.
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { lowerThreadPriority } from './priority.js';
 
-lowerThreadPriority();
+const tid = lowerThreadPriority();
 import { runComponentCommand } from '../wasm/component/index.js';
 
 const init = workerData as WorkerInit;
@@ -37,4 +37,4 @@ port.on('message', (msg: ToWorker) => {
   port.postMessage(reply, transferables(reply));
 });
 
-port.postMessage({ type: 'ready' } satisfies FromWorker);
+port.postMessage({ type: 'ready', ...(tid !== undefined ? { tid } : {}) } satisfies FromWorker);
