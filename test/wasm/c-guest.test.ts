@@ -1,33 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../helpers/cli.js';
 import { loadModule, runWasiCommand } from '../../src/wasm/index.js';
 import { dec, enc, limits } from './guests.js';
-
-/** Why the C toolchain is unusable here, or null when clang can target wasm32-wasi. */
-function missingToolchain(): string | null {
-  if (spawnSync('clang', ['--version']).error) return 'clang is not installed (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)';
-  if (!existsSync('/usr/share/wasi-sysroot') && !existsSync('/usr/include/wasm32-wasi')) return 'wasi-libc is not installed (apt-get install wasi-libc)';
-  return null;
-}
+import { buildC, missingClang, skipOrFail } from './fixtures/c-build.js';
 
 test('a C guest built with clang --target=wasm32-wasi runs unchanged', (t) => {
-  const why = missingToolchain();
-  if (why) {
-    console.log(`# skipping C guest: ${why}`);
-    t.skip(why);
-    return;
-  }
+  const why = missingClang();
+  if (why) return skipOrFail(t, why);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-c-'));
   try {
     const out = path.join(dir, 'hello.wasm');
-    // Debian's clang finds its wasi-libc on its own; a wasi-sdk style sysroot needs to be named.
-    const sysroot = existsSync('/usr/share/wasi-sysroot') ? ['--sysroot=/usr/share/wasi-sysroot'] : [];
-    execFileSync('clang', ['--target=wasm32-wasi', ...sysroot, '-O2', '-o', out, path.join(repoRoot, 'guests/c/hello.c')], { stdio: 'pipe' });
+    buildC(path.join(repoRoot, 'guests/c/hello.c'), out);
     const { module } = loadModule(out);
     const r = runWasiCommand(module, { stdin: enc('mail body\n'), env: { EVENT_ID: 'ev-9' }, args: ['one'] }, limits());
     assert.ok(r.ok, dec(r.stderr));
@@ -42,17 +29,12 @@ test('a C guest built with clang --target=wasm32-wasi runs unchanged', (t) => {
 });
 
 test('wasi-libc file API works on a grant: list, stat, read; write only when writable; no escape', (t) => {
-  const why = missingToolchain();
-  if (why) {
-    console.log(`# skipping C files guest: ${why}`);
-    t.skip(why);
-    return;
-  }
+  const why = missingClang();
+  if (why) return skipOrFail(t, why);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-cfiles-'));
   try {
     const out = path.join(dir, 'files.wasm');
-    const sysroot = existsSync('/usr/share/wasi-sysroot') ? ['--sysroot=/usr/share/wasi-sysroot'] : [];
-    execFileSync('clang', ['--target=wasm32-wasi', ...sysroot, '-O2', '-o', out, path.join(repoRoot, 'guests/c/files.c')], { stdio: 'pipe' });
+    buildC(path.join(repoRoot, 'guests/c/files.c'), out);
     const data = path.join(dir, 'data');
     mkdirSync(data);
     writeFileSync(path.join(data, 'in.txt'), 'line one\n');
