@@ -8,7 +8,7 @@ import path from 'node:path';
 import { E, errnoOf } from '../../src/wasm/wasi/errno.js';
 import { makeFd, type Fd, type Grant } from '../../src/wasm/wasi/fd-table.js';
 import { GuestMemory } from '../../src/wasm/wasi/memory.js';
-import { climbsOut, PATH_MAX, readPath, resolve } from '../../src/wasm/wasi/path.js';
+import { climbsOut, confirmInside, PATH_MAX, readPath, resolve } from '../../src/wasm/wasi/path.js';
 import { DIR_BASE, DIR_INHERITING } from '../../src/wasm/wasi/rights.js';
 
 function tree(): { top: string; grant: Grant; root: Fd & { grant: Grant }; at: (rel: string[]) => Fd & { grant: Grant } } {
@@ -110,4 +110,18 @@ test('climbsOut counts ".." lexically from a depth', () => {
   assert.equal(climbsOut('a/../..', 0), true);
   assert.equal(climbsOut('a/../..', 1), false);
   assert.equal(climbsOut('./a//b/../../c', 0), false);
+});
+
+test('confirmInside closes an fd that turns out to be outside the grant (the walk-then-open race)', { skip: process.platform !== 'linux' && 'needs /proc/self/fd' }, () => {
+  const t = tree();
+  try {
+    const inside = fs.openSync(path.join(t.grant.hostReal, 'a/file'), 'r');
+    confirmInside(inside, t.grant);
+    fs.closeSync(inside);
+    const outside = fs.openSync(path.join(t.top, 'secret'), 'r');
+    assert.equal(errno(() => confirmInside(outside, t.grant)), E.NOTCAPABLE);
+    assert.throws(() => fs.fstatSync(outside), /EBADF/, 'and closed it');
+  } finally {
+    fs.rmSync(t.top, { recursive: true, force: true });
+  }
 });

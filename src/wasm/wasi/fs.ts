@@ -8,7 +8,7 @@ import nodePath from 'node:path';
 import type { Call, Ctx } from './context.js';
 import { E, Errno } from './errno.js';
 import { makeFd, type Fd, type Grant } from './fd-table.js';
-import { climbsOut, dirFd, readPath, resolve, type Resolved } from './path.js';
+import { climbsOut, confirmInside, dirFd, readPath, resolve, type Resolved } from './path.js';
 import { DIR_BASE, DIR_INHERITING, fileRights, need, R } from './rights.js';
 import { readStdin, writeStdio } from './stdio.js';
 
@@ -346,6 +346,7 @@ export const fsCalls: Record<string, Call> = {
       if (fdflags & (FD_SYNC | FD_RSYNC)) flags |= c.O_SYNC;
       if (fdflags & FD_DSYNC) flags |= c.O_DSYNC;
       const nodeFd = fs.openSync(r.host, flags | c.O_NOFOLLOW, 0o644);
+      confirmInside(nodeFd, r.grant);
       fdObj = makeFd('file', { host: r.host, rel: r.rel, grant: r.grant, base: fileRights(dir.inheriting, read, write),
         flags: fdflags, nodeFd });
     }

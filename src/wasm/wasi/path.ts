@@ -11,7 +11,9 @@
  * path is a real directory inside the grant, and the kernel is never asked to follow a link; the last
  * component is a symlink only when the caller asked not to follow it, and callers open with O_NOFOLLOW.
  * What remains is a race: another instance sharing a writable grant could swap a checked directory for
- * a symlink between this walk and the call that uses its result.
+ * a symlink between this walk and the call that uses its result. For opened files confirmInside asks
+ * the kernel where the fd really is, so contents outside are never read or written; mkdir, unlink,
+ * rename and link keep the race (decision 100).
  */
 import fs from 'node:fs';
 import nodePath from 'node:path';
@@ -140,4 +142,23 @@ export function resolve(dir: Fd & { grant: Grant }, p: string, follow: boolean):
   // The path ended at a directory reached by "..", "." or a link to one.
   const host = nodePath.join(grant.hostReal, ...rel);
   return { grant, rel, host, st: fs.lstatSync(host, { bigint: true }), dirOnly: true };
+}
+
+const procFd = process.platform === 'linux';
+
+/**
+ * Closes the walk-then-open race for file contents (decision 100): what was opened must still be inside
+ * the grant, asked of the kernel through /proc/self/fd (Linux; elsewhere the walk alone stands).
+ */
+export function confirmInside(nodeFd: number, grant: Grant): void {
+  if (!procFd) return;
+  let real: string;
+  try {
+    real = fs.readlinkSync(`/proc/self/fd/${nodeFd}`);
+  } catch {
+    return; // no /proc (a container without it): the walk alone stands
+  }
+  if (isInside(real, grant.hostReal)) return;
+  fs.closeSync(nodeFd);
+  throw new Errno(E.NOTCAPABLE);
 }
