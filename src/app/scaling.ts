@@ -6,6 +6,24 @@ import { ValidationError } from '../core/validation.js';
 export const extraTriggerTypes = ['cron', 'postgresql'] as const;
 
 /**
+ * The scaler type of a component's own trigger. Only featherweight's cron source differs from its
+ * trigger type: it scales on its queue's backlog, while `cron` in the scaling layer is KEDA's cron
+ * scaler (a start..end window), which a component may add as an extra trigger.
+ */
+export function ownScalerType(triggerType: string): string {
+  return triggerType === 'cron' ? 'cron-source' : triggerType;
+}
+
+/**
+ * Whether a `scaling.triggers` entry refines the component's own trigger (same type) rather than
+ * adding an extra one. An extra-trigger type (cron, postgresql) is always an extra trigger, so a
+ * cron-source component's `cron` entry is KEDA's cron window, never its own trigger.
+ */
+export function refinesOwn(c: Pick<ComponentSpec, 'trigger'>, t: { type?: unknown } | undefined): boolean {
+  return !!t && t.type === c.trigger.type && !(extraTriggerTypes as readonly string[]).includes(c.trigger.type);
+}
+
+/**
  * The component's ScaledObject spec with its triggers filled in. The component's own trigger is
  * always a scaling trigger (its lag, with the target and activation from its KEDA metadata); a
  * `scaling.triggers` entry of the same type refines it (name, metricType), and entries of other
@@ -14,9 +32,13 @@ export const extraTriggerTypes = ['cron', 'postgresql'] as const;
 export function resolveScaling(c: ComponentSpec, where = 'scaling'): ScalingSpec {
   const { triggers: listed, ...rest } = c.scaling as { triggers?: unknown };
   const spec = parseScalingSpec(rest, where);
-  const own: TriggerInput = { type: c.trigger.type, metadata: c.trigger.metadata };
+  if (listed !== undefined && !Array.isArray(listed)) {
+    throw new ValidationError('scaling spec', [`${where}.triggers: must be a list of KEDA triggers, e.g. [{type: cron, metadata: {...}}]`]);
+  }
+  const type = ownScalerType(c.trigger.type);
+  const own: TriggerInput = { type, metadata: c.trigger.metadata };
   const extra = Array.isArray(listed) ? (listed as TriggerInput[]) : [];
-  const refined = extra.find((t) => t && t.type === c.trigger.type);
+  const refined = extra.find((t) => refinesOwn(c, t));
   const wrongType = extra.flatMap((t, i) =>
     t !== refined && !(extraTriggerTypes as readonly string[]).includes(t?.type)
       ? [`${where}.triggers[${i}].type: ${t?.type} can only be the component's own trigger; extra scaling triggers may be ${extraTriggerTypes.join(', ')}`]
@@ -24,11 +46,8 @@ export function resolveScaling(c: ComponentSpec, where = 'scaling'): ScalingSpec
   );
   if (wrongType.length) throw new ValidationError('scaling spec', wrongType);
   const triggers: TriggerInput[] = [
-    refined ? { ...refined, metadata: { ...c.trigger.metadata, ...(refined.metadata ?? {}) } } : own,
+    refined ? { ...refined, type, metadata: { ...c.trigger.metadata, ...(refined.metadata ?? {}) } } : own,
     ...extra.filter((t) => t !== refined),
   ];
-  if (listed !== undefined && !Array.isArray(listed)) {
-    throw new Error(`${where}.triggers: must be a list of KEDA triggers`);
-  }
   return withTriggers(spec, triggers, where);
 }

@@ -13,7 +13,7 @@ import { defaultDrainMs } from '../app/component.js';
 import { RuntimeClass } from 'kubernetes-models/node.k8s.io/v1';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import type { AppManifest, ComponentSpec } from '../app/manifest.js';
-import { resolveScaling } from '../app/scaling.js';
+import { refinesOwn, resolveScaling } from '../app/scaling.js';
 
 export type RenderMode = 'container' | 'runwasi';
 
@@ -154,7 +154,7 @@ function kedaTriggers(c: ComponentSpec, scalerAddress: string, secretName: strin
     if (t.metricType !== 'AverageValue') extra.metricType = t.metricType;
     if (t.useCachedMetrics) extra.useCachedMetrics = true;
     if (t.authenticationRef) extra.authenticationRef = t.authenticationRef;
-    if (i === 0 && (externalPushTypes as readonly string[]).includes(t.type)) {
+    if (i === 0 && (externalPushTypes as readonly string[]).includes(c.trigger.type)) {
       external = true;
       const metadata: Record<string, string> = { scalerAddress, component: c.name };
       for (const key of ['lagThreshold', 'activationLagThreshold']) if (md[key] !== undefined) metadata[key] = md[key]!;
@@ -191,14 +191,14 @@ function kedaTriggers(c: ComponentSpec, scalerAddress: string, secretName: strin
  */
 function moveSecretsToEnv(comp: Obj, c: ComponentSpec, secrets: MovedSecret[]): void {
   const listed = Array.isArray((comp.scaling as Obj | undefined)?.triggers) ? ((comp.scaling as Obj).triggers as Obj[]) : [];
-  const extras = listed.filter((t) => t?.type !== c.trigger.type);
+  const extras = listed.filter((t) => !refinesOwn(c, t));
   for (const m of secrets) {
     const targets: Obj[] = [];
     if (m.index === 0) {
       const trigger = comp.trigger as Obj;
       trigger.metadata = { ...(trigger.metadata as Obj | undefined) };
       targets.push(trigger);
-      for (const t of listed) if (t?.type === c.trigger.type) targets.push(t);
+      for (const t of listed) if (refinesOwn(c, t)) targets.push(t);
     } else if (extras[m.index - 1]) targets.push(extras[m.index - 1]!);
     for (const t of targets) {
       const md = { ...((t.metadata as Obj | undefined) ?? {}) };

@@ -116,6 +116,8 @@ const rules: Record<string, Rule> = {
   'apache-kafka': lagRule('kafka', 'topic', 'consumerGroup'),
   // featherweight's own trigger types use the kafka-like keys
   embedded: lagRule('embedded', 'queue'),
+  // featherweight's cron *source* scales on its queue's backlog; 'cron' below is KEDA's cron scaler.
+  'cron-source': lagRule('cron-source', 'queue'),
   smtp: lagRule('smtp', 'queue'),
   http: lagRule('http', 'queue'),
   mqtt: lagRule('mqtt', 'topic'),
