@@ -142,3 +142,29 @@ test('examples/mail-lines-ts writes exactly the rows of the AssemblyScript mail-
   assert.equal(!bad.ok && bad.error.kind, 'exit');
   assert.match(dec(bad.stderr), /mail-lines: invalid mail JSON/);
 });
+
+test('wasi:http/incoming-handler: a component answers a request; outbound HTTP is denied', { timeout: 900_000 }, async () => {
+  const { loadComponent, runComponentHttp } = await import('../../src/wasm/component/index.js');
+  const { limits } = await import('./guests.js');
+  const image = loadComponent(buildCached(path.join(repoRoot, 'test/wasm/fixtures/http-ts'), 'build/http-ts.wasm'));
+  const lim = limits({ maxMemoryBytes: 256 * 1024 * 1024 });
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  const call = (pathWithQuery: string, body = 'body!') =>
+    runComponentHttp(image, { method: 'POST', pathWithQuery, headers: [['X-A', 'b']], body: new TextEncoder().encode(body) }, lim);
+  const ok = call('/hello?x=1');
+  assert.ok(ok.ok, !ok.ok ? ok.error.message : '');
+  assert.equal(ok.ok && ok.response.status, 200);
+  assert.deepEqual(ok.ok && ok.response.headers.map(([k, v]) => [k, text(v)]), [['content-type', 'text/plain'], ['x-handler', 'ts']]);
+  assert.equal(ok.ok && text(ok.response.body), 'post /hello?x=1 [x-a=b] 5:body!');
+  const missing = call('/missing', '');
+  assert.equal(missing.ok && missing.response.status, 404);
+  const out = call('/outbound/example.com', '');
+  assert.equal(out.ok && text(out.response.body), 'post /outbound/example.com [x-a=b] 0: denied:HTTP-request-denied');
+  // A command component is not an HTTP handler.
+  const { cComponent, missingCToolchain } = await import('./component-guests.js');
+  if (!missingCToolchain()) {
+    const cmd = loadComponent(await cComponent('int main(void) { return 0; }'));
+    const r = runComponentHttp(cmd, { method: 'GET', pathWithQuery: '/', headers: [], body: new Uint8Array(0) }, lim);
+    assert.equal(!r.ok && r.error.kind, 'invalid-module');
+  }
+});

@@ -17,6 +17,7 @@ import { LinkError, linkComponent, type CanonOpts, type CompExport, type CompFun
 import { flatten, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, tupleOf } from './types.js';
 import { denied } from './wasi-p2/deny.js';
 import { createWasiP2, type WasiP2Host } from './wasi-p2/index.js';
+import { responseOf, type HttpRequestIn, type HttpResponseOut, type HttpState } from './wasi-p2/http.js';
 import type { HostFn } from './wasi-p2/io.js';
 
 /** A linked component with compiled core modules: structured-clonable, so it is posted to worker threads as is. */
@@ -318,6 +319,51 @@ export function runComponentCommand(image: ComponentImage, input: CommandInput, 
     const e = classify(err, memory, limits);
     if (e.kind === 'exit' && e.exitCode === 0) return { ok: true, exitCode: 0, stdout: host.stdout(), stderr: host.stderr() };
     return { ok: false, error: e, stdout: host.stdout(), stderr: host.stderr() };
+  } finally {
+    if (b) b.rt.cur = null;
+    host.dispose();
+    for (const p of provided) giveBackMemory(p.meta, limits, p.memory);
+  }
+}
+
+export type HttpRun =
+  | { ok: true; response: HttpResponseOut; stderr: Uint8Array }
+  | { ok: false; error: GuestErrorInfo; stderr: Uint8Array };
+
+/**
+ * Calls wasi:http/incoming-handler#handle once on a fresh instance with the request in memory, as an
+ * `abi: http-wasm` handler answers under /v1/components/<name>/http/. The response body is capped by
+ * maxStdout. Never throws for anything the guest does.
+ */
+export function runComponentHttp(image: ComponentImage, request: HttpRequestIn, limits: Limits, grants?: Grants): HttpRun {
+  const handle = findExport(image, 'wasi:http/incoming-handler', 'handle');
+  if (!handle || handle.kind !== 'lift') {
+    return { ok: false, error: { kind: 'invalid-module', message: 'component exports no wasi:http/incoming-handler interface: it does not answer HTTP' }, stderr: empty };
+  }
+  if (request.body.length > limits.maxStdinBytes) {
+    return { ok: false, error: { kind: 'memory-limit', message: `request body of ${formatBytes(request.body.length)} is above the limit of ${formatBytes(limits.maxStdinBytes)} (maxStdinBytes); the guest was not run` }, stderr: empty };
+  }
+  const state: HttpState = { response: null };
+  let host: WasiP2Host;
+  try {
+    host = createWasiP2({ args: [ARGV0], env: grants?.env ?? {}, stdin: empty, maxStdoutBytes: limits.maxStdoutBytes, preopens: grants?.dirs ?? [], http: { request, state } });
+  } catch (err) {
+    return { ok: false, error: { kind: 'invalid-module', message: (err as Error).message }, stderr: empty };
+  }
+  const provided: { meta: ModuleMeta; memory: WebAssembly.Memory | null }[] = [];
+  let b: Bound | null = null;
+  try {
+    const r = instantiate(image, host, limits, provided);
+    b = r.bound;
+    callLifted(r.bound, r.st, handle, [state.request, { outparam: true }]);
+    const res = responseOf(state);
+    if (!res) return { ok: false, error: { kind: 'trap', message: 'guest returned without setting a response (response-outparam.set)' }, stderr: host.stderr() };
+    if ('error' in res) return { ok: false, error: { kind: 'trap', message: `guest answered with an error: ${JSON.stringify(res.error)}` }, stderr: host.stderr() };
+    return { ok: true, response: res, stderr: host.stderr() };
+  } catch (err) {
+    const ge = (err as { guestError?: GuestErrorInfo }).guestError;
+    if (ge) return { ok: false, error: ge, stderr: host.stderr() };
+    return { ok: false, error: classify(err, provided[0]?.memory ?? null, limits), stderr: host.stderr() };
   } finally {
     if (b) b.rt.cur = null;
     host.dispose();

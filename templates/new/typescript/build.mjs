@@ -16,7 +16,7 @@ if (!existsSync(jco)) {
   console.error('build: node_modules is missing; run `npm install` first');
   process.exit(1);
 }
-for (const pkg of ['wasi-cli', 'wasi-io', 'wasi-clocks', 'wasi-random', 'wasi-filesystem', 'wasi-sockets']) {
+for (const pkg of ['wasi-cli', 'wasi-io', 'wasi-clocks', 'wasi-random', 'wasi-filesystem', 'wasi-sockets', 'wasi-http']) {
   const from = path.join(jco, 'lib/wit/builtin', WASI, pkg);
   mkdirSync(path.join(root, 'wit/deps', pkg), { recursive: true });
   cpSync(from, path.join(root, 'wit/deps', pkg), { recursive: true });

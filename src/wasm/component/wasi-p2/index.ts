@@ -9,6 +9,7 @@
 import type { DirGrant } from '../../limits.js';
 import { cliFuncs } from './cli.js';
 import { filesystemFuncs } from './filesystem.js';
+import { httpFuncs, type HttpRequestIn, type HttpState } from './http.js';
 import { bytesInput, captureStream, ioFuncs, type HostFuncs } from './io.js';
 
 export interface WasiP2Options {
@@ -17,6 +18,8 @@ export interface WasiP2Options {
   stdin: Uint8Array;
   maxStdoutBytes: number;
   preopens: DirGrant[];
+  /** wasi:http/types for an incoming-handler call (the request, and where the response lands). */
+  http?: { request: HttpRequestIn | null; state: HttpState };
 }
 
 export interface WasiP2Host {
@@ -36,6 +39,7 @@ export function createWasiP2(o: WasiP2Options): WasiP2Host {
     ...io,
     ...cliFuncs({ args: o.args, env: o.env, stdin: bytesInput(o.stdin), stdout, stderr }),
     ...fsHost.funcs,
+    ...httpFuncs(o.http?.request ?? null, o.maxStdoutBytes, o.http?.state ?? { response: null }),
     // A network handle is harmless: every socket made with it is denied (deny.ts).
     'wasi:sockets/instance-network#instance-network': () => ({}),
   };
