@@ -1,9 +1,10 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { commands } from './commands/index.js';
 
 export const VERSION = '0.1.0';
 
-function baseProgram(): Command {
+async function baseProgram(): Promise<Command> {
+  const { Command } = await import('commander');
   return new Command('featherweight')
     .description('Event-driven WebAssembly workers that scale like KEDA, in microseconds')
     .version(VERSION)
@@ -15,7 +16,7 @@ function baseProgram(): Command {
  * file is all a run of that command imports; help, completion and unknown names load them all.
  */
 export async function buildProgram(only?: string[]): Promise<Command> {
-  const program = baseProgram();
+  const program = await baseProgram();
   const wanted = only ? commands.filter(([name]) => only.includes(name)) : commands;
   const modules = await Promise.all(wanted.map(([, load]) => load()));
   for (const m of modules) m.register(program);
@@ -42,6 +43,12 @@ export function withImplicitRun(args: string[]): string[] {
 
 export async function main(argv: string[] = process.argv): Promise<void> {
   const args = withImplicitRun(argv.slice(2));
+  // The two commands a person types most often, started without waiting for commander (decision 140).
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  if (args[0] === 'run' && !args.includes('--invoke') && !args.includes('--help') && !args.includes('-h')) (await import('./run-thread.js')).runThread();
   try {
     const program = await buildProgram(commandsFor(args));
     await program.parseAsync([...argv.slice(0, 2), ...args]);

@@ -169,13 +169,6 @@ function stdinFrom(source: string | undefined, limit: number): Uint8Array | null
   return bytes;
 }
 
-// From source the thread must register tsx itself (as the pool's workers do); from dist it is plain JS.
-const fromSource = import.meta.url.endsWith('.ts');
-const workerUrl = new URL(`../run-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
-const workerBoot = fromSource
-  ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); });`
-  : `import(${JSON.stringify(workerUrl.href)});`;
-
 /** One line of ours on stderr, written at once (the guest's thread writes fd 2 directly too). */
 function say(line: string): void {
   fs.writeSync(2, `featherweight: ${line}\n`);
@@ -187,18 +180,18 @@ function say(line: string): void {
  * be blocked reading a terminal, which no terminate() can interrupt, and what it wrote is already out.
  */
 async function runLive(file: string, job: Omit<RunJob, 'module'>): Promise<void> {
-  const { Worker } = await import('node:worker_threads');
-  const worker = new Worker(workerBoot, { eval: true, stdin: false, stdout: false, stderr: false });
+  const { runThread } = await import('../run-thread.js');
+  const { worker, ready } = runThread();
+  worker.ref();
   const died = new Promise<never>((_, reject) => {
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`the guest's thread stopped (exit code ${code}) before the guest finished`)));
   });
   died.catch(() => {});
-  const booted = new Promise<void>((resolve) => worker.once('message', () => resolve()));
   let module: WebAssembly.Module;
   try {
     module = await loadGuest(file);
-    await Promise.race([booted, died]);
+    await Promise.race([ready, died]);
   } catch (err) {
     void worker.terminate();
     throw err;
