@@ -133,7 +133,10 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
     for (const t of threads) {
       if (!t.active) continue;
       busy = true;
-      if (!t.demoted && t.tid !== undefined && t0 - t.phaseStart > DEMOTE_AFTER_MS) t.demoted = setThreadNice(t.tid, RUNAWAY_NICE);
+      if (!t.demoted && t.tid !== undefined && t0 - t.phaseStart > DEMOTE_AFTER_MS) {
+        t.demoted = setThreadNice(t.tid, RUNAWAY_NICE);
+        if (t.demoted) member?.demote();
+      }
     }
     if (!busy && sweeper) {
       clearInterval(sweeper);
@@ -190,7 +193,7 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
     if (t.timer) clearTimeout(t.timer);
     t.timer = undefined;
     t.active = null;
-    member?.release();
+    member?.release(t.demoted);
     if (t.demoted) {
       t.demoted = false;
       // Without the right to raise it back, the thread stays low: it served a runaway, so be it.
