@@ -19,7 +19,7 @@ async function hostileGuest(dir: string, name: string): Promise<string> {
 
 test('row bomb: 16.7 M `{}` lines from a 1-byte event end in record-limit at once; /healthz answers throughout', async () => {
   const dir = tempDir();
-  const module = await hostileGuest(dir, 'row-bomb');
+  const module = await hostileGuest(dir, 'row-bomb-under-limit');
   await withApp(oneComponent(dir, { module, limits: { timeout: '60s' }, delivery: { maxAttempts: 5, backoff: '10ms', maxBackoff: '50ms' } }), async (app) => {
     const server = await startServer(app, { listen: '127.0.0.1:0', log: quietLog });
     try {
