@@ -228,7 +228,9 @@ export function loadManifest(file: string, env: NodeJS.ProcessEnv = process.env)
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new ValidationError(`manifest ${file}`, [`not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
+    // The yaml library's message ends with a code frame (the line and a caret): keep it, indented.
+    const [first, ...frame] = (err as Error).message.trimEnd().split('\n');
+    throw new ValidationError(`manifest ${file}`, [`not valid YAML: ${first}${frame.length ? `\n${frame.map((l) => `    ${l}`).join('\n')}` : ''}`]);
   }
   return parseManifest(doc, { baseDir: path.dirname(path.resolve(file)), env, file });
 }

@@ -17,8 +17,61 @@ export function formatZodIssues(error: z.ZodError, prefix = '', schema?: z.ZodTy
     if (issue.code === 'unrecognized_keys') {
       return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}${allowedHint(schema, issue.path)}`;
     }
+    if (issue.code === 'invalid_type') return `${where}: ${wrongType(issue.expected, issue.message, schemaAt(schema, issue.path))}`;
     return `${where}: ${issue.message}`;
   });
+}
+
+/** What a field of each type wants, said for a person editing YAML, with an example. */
+const wanted: Record<string, string> = {
+  number: 'a number, e.g. 1.5',
+  int: 'a whole number, e.g. 8',
+  string: 'text, e.g. "hello" (quote it when it looks like a number or true/false)',
+  boolean: 'true or false',
+  array: 'a list, e.g. [a, b] or one "- item" per line',
+  object: 'a mapping of "key: value" lines, or { key: value }',
+};
+
+/** "want a whole number, e.g. 8; got text" rather than zod's "expected number, received string". */
+function wrongType(expected: string, message: string, node: unknown): string {
+  const kind = expected === 'number' && isInt(node) ? 'int' : expected;
+  const received = /received (\w+)/.exec(message)?.[1];
+  const said: Record<string, string> = { string: 'text', undefined: 'nothing', array: 'a list', object: 'a mapping', boolean: 'true/false', number: 'a number', null: 'null (an empty value)' };
+  const got = received === undefined ? undefined : (said[received] ?? received);
+  const want = wanted[kind];
+  return want ? `want ${want}${got ? `; got ${got}` : ''}` : message;
+}
+
+function isInt(node: unknown): boolean {
+  const n = node as { format?: string | null; isInt?: boolean; def?: { checks?: Array<{ _zod?: { def?: { format?: string } } }> } } | undefined;
+  if (!n) return false;
+  if (n.isInt === true || n.format === 'safeint' || n.format === 'int32') return true;
+  return (n.def?.checks ?? []).some((c) => /int/.test(c._zod?.def?.format ?? ''));
+}
+
+/** Walks a schema through wrappers (optional, default, pipe, lazy) as far as they go. */
+function unwrapped(node: unknown): unknown {
+  for (let i = 0; i < 8; i++) {
+    const def = (node as { def?: Record<string, unknown> } | undefined)?.def;
+    const inner = def?.innerType ?? def?.in ?? (def?.type === 'lazy' ? (def.getter as () => unknown)() : undefined);
+    if (!inner) return node;
+    node = inner;
+  }
+  return node;
+}
+
+/** The schema of the field at `path` (best effort: undefined where unions or the like hide it). */
+function schemaAt(schema: z.ZodType | undefined, path: ReadonlyArray<PropertyKey>): unknown {
+  let node: unknown = schema;
+  for (const key of path) {
+    const def = (unwrapped(node) as { def?: Record<string, unknown> } | undefined)?.def;
+    if (!def) return undefined;
+    if (def.type === 'object') node = (def.shape as Record<string, unknown>)[String(key)];
+    else if (def.type === 'array') node = def.element;
+    else if (def.type === 'record') node = def.valueType;
+    else return undefined;
+  }
+  return unwrapped(node);
 }
 
 /** The keys an object schema at `path` accepts, walking through wrappers (best effort). */
@@ -63,3 +116,4 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, wha
   if (!result.success) throw new ValidationError(what, formatZodIssues(result.error, prefix, schema));
   return result.data;
 }
+
