@@ -1,6 +1,6 @@
 import { compileModule, type CompileOptions } from '../wasm/compile.js';
 import { resolveModuleRef } from '../oci/oci.js';
-import { loadComponent, type ComponentImage } from '../wasm/component/index.js';
+import { isComponent, loadComponent, type ComponentImage } from '../wasm/component/index.js';
 
 /**
  * A component's module: a file, or an oci:// artifact pulled once and cached by digest under the
@@ -12,8 +12,12 @@ export async function resolveModule(ref: string, dataDir: string, compile: Compi
 
 /** What a pool runs for an event ABI: the module, and for `abi: component` the linked component (its main core module as `module`). */
 export async function resolveGuest(ref: string, abi: string, dataDir: string, compile: CompileOptions = {}): Promise<{ module: WebAssembly.Module; component?: ComponentImage }> {
-  if (abi !== 'component') return { module: (await resolveModule(ref, dataDir, compile)).module };
-  const component = loadComponent(await moduleBytes(ref, dataDir), compile);
+  const bytes = await moduleBytes(ref, dataDir);
+  if (abi !== 'component') {
+    if (isComponent(bytes)) throw new Error(`${ref} is a WASI 0.2 component: give the component \`abi: component\` (abi ${abi} runs core modules)`);
+    return { module: compileModule(bytes, compile).module };
+  }
+  const component = loadComponent(bytes, compile);
   return { module: component.modules[0]!, component };
 }
 

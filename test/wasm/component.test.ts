@@ -210,3 +210,21 @@ test('reused memories do not creep: 1,100 events in a row at maxMemory 4 MiB all
     if (!r.ok) assert.fail(`event ${i}: ${r.error.kind}: ${r.error.message}`);
   }
 });
+
+test('app: the wrong abi for a component or a core module says which abi to use', async (t) => {
+  if (skipWithoutC(t)) return;
+  const { resolveGuest } = await import('../../src/app/module.js');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fw-comp-abi-'));
+  try {
+    const comp = path.join(dir, 'c.wasm');
+    const core = path.join(dir, 'm.wasm');
+    writeFileSync(comp, await cComponent(helloC()));
+    writeFileSync(core, cCore(helloC()));
+    await assert.rejects(resolveGuest(comp, 'wasi-command', dir), /is a WASI 0.2 component: give the component `abi: component`/);
+    await assert.rejects(resolveGuest(core, 'component', dir), /a core module \(wasm32-wasi\) runs with abi: wasi-command/);
+    const ok = await resolveGuest(comp, 'component', dir);
+    assert.ok(ok.component && ok.component.modules.length === 4);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

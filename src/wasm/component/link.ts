@@ -151,7 +151,7 @@ function newScope(parent: Scope | null, args: Record<string, CompExport> | null 
 
 /** Links a component binary (the whole file, preamble included). Throws LinkError for what it cannot link. */
 export function linkComponent(bytes: Uint8Array): Plan {
-  if (!isComponent(bytes)) throw new LinkError('not a WebAssembly component (its header is not \\0asm 0d 00 01 00)');
+  if (!isComponent(bytes)) throw new LinkError('not a WebAssembly component (its header is not \\0asm 0d 00 01 00); a core module (wasm32-wasi) runs with abi: wasi-command');
   const plan: Plan = { modules: [], instances: [], trampolines: [], resources: [], exports: {}, imports: [] };
   const top = newScope(null);
   linkScope(plan, top, bytes, 8, bytes.length, true);
