@@ -15,14 +15,8 @@ export interface BudgetMember {
    * slots no better-placed waiting member needs, or are reserved for it as they free up.
    */
   acquire(): boolean;
-  /** Gives a slot back (the thread answered, or its watchdog fired); `demoted` for a slot given up by demote(). */
-  release(demoted?: boolean): void;
-  /**
-   * The job holding one of this member's slots runs long and was dropped to the lowest CPU priority: its
-   * slot goes back to the budget (the job now gets only CPU nobody else wants), but it still counts
-   * against the member when slots are shared out.
-   */
-  demote(): void;
+  /** Gives a slot back (the thread answered, or its watchdog fired). */
+  release(): void;
   /** Jobs this member could start right now if it had slots (work waiting and a free thread for each; 0 = none). */
   want(n: number): void;
   /** The member closed: its reservations go back to the budget. */
@@ -32,7 +26,7 @@ export interface BudgetMember {
 export interface BudgetStats {
   slots: number;
   running: number;
-  members: Array<{ name: string; running: number; background: number; waiting: number; usageMs: number }>;
+  members: Array<{ name: string; running: number; waiting: number; usageMs: number }>;
 }
 
 export interface ThreadBudget {
@@ -46,8 +40,6 @@ interface Member {
   name: string;
   onGrant(): void;
   running: number;
-  /** Demoted jobs still running: no slot, but they count in `better`. */
-  background: number;
   reserved: number;
   waiting: number;
   /** Thread time used, decayed with HALF_LIFE_MS, up to `at`. */
@@ -74,8 +66,8 @@ export function createThreadBudget(slots = os.availableParallelism()): ThreadBud
     m.at = t;
   };
   /** a before b: fewer guests running (reserved slots count as running), then less recent usage. */
-  const held = (m: Member) => m.running + m.background + m.reserved;
-  const better = (a: Member, b: Member, t: number) => (held(a) !== held(b) ? held(a) < held(b) : usage(a, t) < usage(b, t));
+  const better = (a: Member, b: Member, t: number) =>
+    a.running + a.reserved !== b.running + b.reserved ? a.running + a.reserved < b.running + b.reserved : usage(a, t) < usage(b, t);
 
   function free(): number {
     return slots - running - reserved;
@@ -100,7 +92,7 @@ export function createThreadBudget(slots = os.availableParallelism()): ThreadBud
   return {
     slots,
     join(name, onGrant) {
-      const m: Member = { name, onGrant, running: 0, background: 0, reserved: 0, waiting: 0, usage: 0, at: now(), startSum: 0, left: false };
+      const m: Member = { name, onGrant, running: 0, reserved: 0, waiting: 0, usage: 0, at: now(), startSum: 0, left: false };
       members.add(m);
       return {
         acquire() {
@@ -119,11 +111,7 @@ export function createThreadBudget(slots = os.availableParallelism()): ThreadBud
           m.startSum += t;
           return true;
         },
-        release(demoted = false) {
-          if (demoted) {
-            if (m.background > 0) m.background--;
-            return;
-          }
+        release() {
           if (m.running === 0) return;
           const t = now();
           // The slot's own start time is not known here: charge the average of those held.
@@ -131,17 +119,6 @@ export function createThreadBudget(slots = os.availableParallelism()): ThreadBud
           m.running--;
           running--;
           m.startSum -= start;
-          charge(m, t, t - start);
-          grant();
-        },
-        demote() {
-          if (m.running === 0) return;
-          const t = now();
-          const start = m.startSum / m.running;
-          m.running--;
-          running--;
-          m.startSum -= start;
-          m.background++;
           charge(m, t, t - start);
           grant();
         },
@@ -160,7 +137,6 @@ export function createThreadBudget(slots = os.availableParallelism()): ThreadBud
           m.reserved = 0;
           running -= m.running;
           m.running = 0;
-          m.background = 0;
           members.delete(m);
           grant();
         },
@@ -171,7 +147,7 @@ export function createThreadBudget(slots = os.availableParallelism()): ThreadBud
       return {
         slots,
         running,
-        members: [...members].map((m) => ({ name: m.name, running: m.running, background: m.background, waiting: m.waiting, usageMs: Math.round(usage(m, t)) })),
+        members: [...members].map((m) => ({ name: m.name, running: m.running, waiting: m.waiting, usageMs: Math.round(usage(m, t)) })),
       };
     },
   };

@@ -133,10 +133,7 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
     for (const t of threads) {
       if (!t.active) continue;
       busy = true;
-      if (!t.demoted && t.tid !== undefined && t0 - t.phaseStart > DEMOTE_AFTER_MS) {
-        t.demoted = setThreadNice(t.tid, RUNAWAY_NICE);
-        if (t.demoted) member?.demote();
-      }
+      if (!t.demoted && t.tid !== undefined && t0 - t.phaseStart > DEMOTE_AFTER_MS) t.demoted = setThreadNice(t.tid, RUNAWAY_NICE);
     }
     if (!busy && sweeper) {
       clearInterval(sweeper);
@@ -193,7 +190,7 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
     if (t.timer) clearTimeout(t.timer);
     t.timer = undefined;
     t.active = null;
-    member?.release(t.demoted);
+    member?.release();
     if (t.demoted) {
       t.demoted = false;
       // Without the right to raise it back, the thread stays low: it served a runaway, so be it.

@@ -167,7 +167,6 @@ export function createPool(opts: PoolOptions): Pool {
     for (const t of threads) {
       if (t.state === 'busy' && t.current && !t.demoted && t.tid !== undefined && t0 - t.current.postedAt > DEMOTE_AFTER_MS) {
         t.demoted = setThreadNice(t.tid, RUNAWAY_NICE);
-        if (t.demoted) member?.demote();
       }
     }
   };
@@ -312,7 +311,7 @@ export function createPool(opts: PoolOptions): Pool {
 
   function finish(t: Thread, r: Running, result: GuestRun | ExportCall, durationUs: number): void {
     clearTimeout(r.timer);
-    member?.release(t.demoted);
+    member?.release();
     t.current = undefined;
     running--;
     counters.completed++;
