@@ -694,24 +694,29 @@
 
   /**
    * A button that runs `act`, then reloads the dead letters; on failure it shows the error in its
-   * title. With `confirmText` the first click only asks, and a second click within 4 s acts.
+   * title. With `confirmText` the first click only asks and the second acts; moving the focus
+   * elsewhere (or Escape) takes the question back.
    */
   function actionButton(label, title, busyText, act, confirmText) {
     const btn = h('button', { type: 'button', text: label, title });
-    let armed = null;
+    let armed = false;
+    const disarm = () => {
+      armed = false;
+      if (!btn.disabled) btn.textContent = label;
+      btn.classList.remove('danger');
+    };
+    if (confirmText) {
+      btn.addEventListener('blur', disarm);
+      btn.addEventListener('keydown', (e) => e.key === 'Escape' && disarm());
+    }
     btn.addEventListener('click', async () => {
       if (confirmText && !armed) {
+        armed = true;
         btn.textContent = confirmText;
         btn.classList.add('danger');
-        armed = setTimeout(() => {
-          armed = null;
-          btn.textContent = label;
-          btn.classList.remove('danger');
-        }, 4000);
         return;
       }
-      clearTimeout(armed);
-      armed = null;
+      armed = false;
       btn.disabled = true;
       btn.textContent = busyText;
       try {
