@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { z } from 'zod';
 import type { RowsQuery, Sink, SinkRecord } from '../core/sink.js';
 import {
-  checkColumnBudget, checkIdentifier, defaultMaxColumns, defaultTableName, eventColumns, kindOf, page, quoteIdent, recordColumns, writeSlice, yieldToLoop,
+  checkColumnBudget, checkIdentifier, defaultMaxColumns, defaultTableName, eventColumns, kindOf, page, quoteIdent, writeSlice, yieldToLoop,
 } from './table.js';
 
 /**
@@ -105,9 +105,20 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
       )`);
       loadColumns(d);
       writeTx = d.transaction((eventId: string, records: SinkRecord[], from: number, to: number) => {
+        // Records of one event usually share their keys: reuse the last record's statement then.
+        let lastKeys: string[] = [];
+        let lastStmt: Database.Statement | null = null;
+        const args: unknown[] = [];
         for (let index = from; index < to; index++) {
           const record = records[index]!;
-          const keys = recordColumns(record, index);
+          const keys = Object.keys(record); // validated by eventColumns before the first slice
+          if (lastStmt && keys.length === lastKeys.length && keys.every((k, j) => k === lastKeys[j])) {
+            args.length = 0;
+            args.push(eventId, index);
+            for (const k of keys) args.push(toSqlValue(record[k]));
+            lastStmt.run(...args);
+            continue;
+          }
           const cols: string[] = [];
           for (const k of keys) {
             let col = columns.get(k.toLowerCase());
@@ -124,7 +135,9 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
             }
             cols.push(col);
           }
-          insertFor(d, cols).run(eventId, index, ...keys.map((k) => toSqlValue(record[k])));
+          lastStmt = insertFor(d, cols);
+          lastKeys = keys;
+          lastStmt.run(eventId, index, ...keys.map((k) => toSqlValue(record[k])));
         }
       }).immediate as unknown as (eventId: string, records: SinkRecord[], from: number, to: number) => void;
       db = d;

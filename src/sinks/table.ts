@@ -57,8 +57,12 @@ export function eventColumns(records: SinkRecord[]): string[] {
   const seen = new Set<string>();
   const cols: string[] = [];
   records.forEach((r, i) => {
-    for (const k of recordColumns(r, i)) {
-      if (!seen.has(k)) seen.add(k), cols.push(k);
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) recordColumns(r, i); // throws, naming the record
+    for (const k in r) {
+      if (seen.has(k)) continue; // each distinct key is validated once, not once per record
+      recordColumns({ [k]: null }, i);
+      seen.add(k);
+      cols.push(k);
     }
   });
   return cols;
