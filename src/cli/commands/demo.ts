@@ -12,6 +12,7 @@ import { startServer, type RunningServer } from '../../server/server.js';
 import { sendBurst, defaultTo, type BurstProgress } from '../mail-burst.js';
 import { waitForSignal } from './up.js';
 import { cliCommand } from '../invocation.js';
+import { logLevelOption } from '../log-level.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Same depth from src/cli/commands and dist/cli/commands. */
@@ -20,7 +21,7 @@ export const demoManifest = path.resolve(here, '../../../examples/you-got-mail/f
 interface DemoOptions { once?: boolean; count: string; rate: string; listen?: string; smtp?: string; keep?: boolean; seed: string; dataDir?: string }
 
 export function register(program: Command): void {
-  program
+  logLevelOption(program
     .command('demo')
     .description('"You got Mail!": start the mail app, send a burst of mails over SMTP, watch replicas rise from zero and fall back')
     .option('--once', 'exit after the summary (non-zero if any mail was lost or dead-lettered)')
@@ -30,7 +31,7 @@ export function register(program: Command): void {
     .option('--listen <host:port>', 'dashboard and API address', undefined)
     .option('--smtp <host:port>', 'SMTP trigger address', undefined)
     .option('--data-dir <dir>', 'state directory (default: .featherweight/you-got-mail)')
-    .option('--keep', 'keep the rows of earlier runs (default: start from an empty data dir)')
+    .option('--keep', 'keep the rows of earlier runs (default: start from an empty data dir)'), 'warn')
     .action(async (o: DemoOptions) => {
       process.exitCode = await runDemo(o);
     });

@@ -24,4 +24,5 @@ export const commands: ReadonlyArray<readonly [name: string, load: Loader]> = [
   ['http-proxy', () => import('./http-proxy.js')],
   ['run', () => import('./run.js')],
   ['call', () => import('./call.js')],
+  ['completion', () => import('./completion.js')],
 ];

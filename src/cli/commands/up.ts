@@ -8,11 +8,12 @@ import { scalerProvider } from '../../kube/scaler-provider.js';
 import { startHttpProxy } from '../../server/http-proxy.js';
 import { resolveModule } from '../../app/module.js';
 import { parseListen } from '../../server/http-util.js';
+import { logLevelOption } from '../log-level.js';
 import type { AppManifest } from '../../app/manifest.js';
 import type { Logger } from 'pino';
 
 export function register(program: Command): void {
-  program
+  logLevelOption(program
     .command('up')
     .description('start every component of an app (sources, replica pools, scalers, sinks) and the HTTP server')
     .argument('[file]', 'app manifest', 'featherweight.yaml')
@@ -20,7 +21,7 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'state directory (default: manifest dataDir, ./.featherweight)')
     .option('--keda-scaler <host:port>', "serve KEDA's external scaler gRPC service here (default: manifest server.kedaScaler, off)")
     .option('--only <names>', 'run only these components/proxies (comma-separated), e.g. one worker per process sharing a broker consumer')
-    .option('--insecure-no-auth', 'listen beyond loopback without FEATHERWEIGHT_TOKEN: anyone who can reach the address may read rows and dead letters and post events (logged as a warning)')
+    .option('--insecure-no-auth', 'listen beyond loopback without FEATHERWEIGHT_TOKEN: anyone who can reach the address may read rows and dead letters and post events (logged as a warning)'))
     .action(async (file: string, o: { listen?: string; dataDir?: string; kedaScaler?: string; only?: string; insecureNoAuth?: boolean }) => {
       const loaded = loadManifest(file);
       const manifest = o.only !== undefined ? selectComponents(loaded, o.only.split(',')) : loaded;
