@@ -130,7 +130,7 @@ test('new refuses a bad name, an unknown language and a folder that is not empty
     assert.match(bad.stderr, /must be a DNS-1123 label/);
     const lang = await runCli(['new', 'ok', '--lang', 'rust', '--dir', path.join(parent, 'y')]);
     assert.equal(lang.code, 1);
-    assert.match(lang.stderr, /--lang "rust" is not supported \(use assemblyscript or c\)/);
+    assert.match(lang.stderr, /--lang "rust" is not supported \(use assemblyscript or c or typescript\)/);
     // Names inherited from Object.prototype are unknown too, not a crash further down.
     assert.throws(() => scaffold({ name: 'ok', lang: 'constructor' as Language, dir: path.join(parent, 'p') }), /--lang "constructor" is not supported/);
     assert.throws(() => scaffold({ name: 'ok', lang: 'c', trigger: 'toString' as 'http', dir: path.join(parent, 'p') }), /--trigger "toString" is not supported \(use http or embedded\)/);
