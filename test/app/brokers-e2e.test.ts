@@ -1,7 +1,8 @@
 /**
  * Every broker source end to end through the engine: 1,000 events through the echo guest into the
  * sqlite sink give exactly the expected rows, lag returns to 0, an event whose output is not JSON
- * lands in the dead-letter store with its reason, and a kill -9 of `featherweight up` mid-stream followed
+ * lands in the dead-letter store with its reason, a failing guest's event is retried through the
+ * broker and then dead-lettered, and a kill -9 of `featherweight up` mid-stream followed
  * by a restart loses nothing and duplicates nothing. Real brokers on 127.0.0.1.
  *
  * Each test creates the consumer side (stream + durable consumer, group, queue, MQTT persistent
@@ -122,6 +123,33 @@ for (const c of cases) {
       assert.match(dl!.reason, /^output: guest output line 1 is not JSON/);
       // output that is not JSON can only fail again: dead-lettered at once, not retried (commit 7c1dd8c)
       assert.equal(dl!.event.attempt, 1, 'dead-lettered on its first attempt');
+      await waitUntil('lag back to 0', async () => (await comp.source.lag()).lag === 0, 60_000);
+    });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test(`${c.type}: a failing guest's event is retried through the broker, then dead-lettered with its stderr`, async (t) => {
+    if (!(await requireService(t, c.service))) return;
+    const dir = tempDir();
+    const md = c.metadata();
+    t.after(() => c.cleanup?.(md));
+    await prepare(c.type, md, dir);
+    // the fail guest exits 3: a failure that may pass next time, so it is nacked and redelivered (maxAttempts 2)
+    await withApp(oneComponent(dir, { module: guest('fail'), trigger: { type: c.type, metadata: md } }), async (app) => {
+      const comp = app.components.get('c1')!;
+      const pub = await publisher(c.type, md, dir);
+      try {
+        await pub.publish({ id: 'refused', source: c.type, subject: '', headers: {}, body: body('x\n') });
+      } finally {
+        await pub.close();
+      }
+      await waitUntil('the dead letter', () => app.deadLetters.count('c1') === 1, 60_000);
+      const [dl] = app.deadLetters.list({ component: 'c1' });
+      assert.equal(dl!.event.id, 'refused');
+      assert.equal(dl!.event.attempt, 2, 'retried once, dead-lettered on the second attempt');
+      assert.match(dl!.reason, /^exit: /);
+      assert.match(dl!.stderrTail, /fail: refusing this event/);
+      assert.equal(comp.state().counters.retried, 1);
       await waitUntil('lag back to 0', async () => (await comp.source.lag()).lag === 0, 60_000);
     });
     fs.rmSync(dir, { recursive: true, force: true });
