@@ -278,7 +278,8 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
 
     let podSpec: Obj;
     if (mode === 'runwasi') {
-      if (c.abi !== 'wasi-command') fail(c.name, 'abi', `runwasi runs WASI commands only, this component is ${c.abi}; use --mode container`);
+      // The wasmtime shim runs a preview1 command or a WASI 0.2 wasi:cli/run component as the container's process.
+      if (c.abi !== 'wasi-command' && c.abi !== 'component') fail(c.name, 'abi', `runwasi runs WASI commands and wasi:cli/run components only, this component is ${c.abi}; use --mode container`);
       if (!c.module) fail(c.name, 'module', 'a component without a module forwards events inside the featherweight host; render it with --mode container');
       if (!isOci) fail(c.name, 'module', 'runwasi mode needs module: oci://<ref> (the wasmtime shim pulls the module as the container image); push it with `featherweight oci push`');
       runtimeClass = true;

@@ -59,6 +59,7 @@ test('container mode: ConfigMap with module and pod manifest, Services, Deployme
   // The pod manifest is a valid featherweight manifest in the container's layout.
   const podDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-pod-'));
   t.after(() => fs.rmSync(podDir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(podDir, 'lines.wasm'), wasm); // the ConfigMap's file, as mounted in the pod
   const pod = parseManifest(parseYaml(text), { baseDir: podDir, env: { MAIL_SECRET: 'x' } });
   assert.equal(pod.dataDir, '/data');
   assert.equal(pod.server.listen, '0.0.0.0:8080');
@@ -144,7 +145,7 @@ components:
   assert.throws(() => render(file), /components worker: trigger\.metadata\.natsServerMonitoringEndpoint: KEDA's nats-jetstream scaler needs it/);
 });
 
-test('runwasi mode: RuntimeClass + runtimeClassName, module from OCI, wasi-command only', (t) => {
+test('runwasi mode: RuntimeClass + runtimeClassName, module from OCI, wasi-command or component only', (t) => {
   const { file } = setup(t, `
 apiVersion: featherweight.dev/v1
 kind: App
@@ -162,10 +163,15 @@ components:
   assert.equal(spec.runtimeClassName, objs[0]!.metadata.name);
   assert.equal(spec.containers[0].image, 'registry.example/team/cmd:v1');
 
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('    trigger:', '    abi: component\n    trigger:'));
+  const comp = render(file, { mode: 'runwasi' });
+  assert.equal(comp[1]!.spec.template.spec.runtimeClassName, comp[0]!.metadata.name, 'a wasi:cli/run component runs on the wasmtime shim too');
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('    abi: component\n', ''));
+
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('oci://registry.example/team/cmd:v1', 'handler.wasm'));
   assert.throws(() => render(file, { mode: 'runwasi' }), /module: runwasi mode needs module: oci:\/\//);
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('module: handler.wasm', 'module: handler.wasm\n    abi: http-wasm').replace('type: embedded, metadata: { lagThreshold: "3" }', 'type: http'));
-  assert.throws(() => render(file, { mode: 'runwasi' }), /abi: runwasi runs WASI commands only/);
+  assert.throws(() => render(file, { mode: 'runwasi' }), /abi: runwasi runs WASI commands and wasi:cli\/run components only/);
 });
 
 test('an object that breaks the Kubernetes/KEDA schema is an error naming the field', () => {
