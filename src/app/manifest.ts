@@ -118,6 +118,8 @@ const componentSchema = z
     name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS-1123 label: lower-case letters, digits and "-"').max(63),
     /** Left out: the component runs no guest and forwards each event to its publish sink (decision 160). */
     module: z.string().min(1).optional(),
+    /** A shell command that builds the module, run by `featherweight build` in the manifest's folder (like spin's component.build). */
+    build: z.string().min(1).optional(),
     abi: z.enum(abis).default('wasi-command'),
     limits: limitsSchema.default({}),
     grants: grantsSchema.default({ env: [], dirs: [] }),
@@ -181,6 +183,8 @@ export interface ComponentSpec {
   name: string;
   /** Absolute path, or an oci:// reference; absent for a forwarder (no guest, publish sink; decision 160). */
   module?: string;
+  /** The shell command that builds the module (`featherweight build`), run in the manifest's folder. */
+  build?: string;
   abi: (typeof abis)[number];
   /** The guest's limits plus the app's own: maxRecords (default 100,000, records.ts). */
   limits: Limits & { maxRecords?: number };
@@ -292,5 +296,6 @@ function normalizeComponent(c: RawComponent, i: number, opts: ParseOptions, prob
     sink: typeof c.sink.path === 'string' && !path.isAbsolute(c.sink.path) ? { ...c.sink, path: path.resolve(opts.baseDir, c.sink.path) } : c.sink,
     delivery: { maxAttempts: c.delivery.maxAttempts, backoffMs: c.delivery.backoff, maxBackoffMs: c.delivery.maxBackoff },
     ...(c.config !== undefined ? { config: c.config } : {}),
+    ...(c.build !== undefined ? { build: c.build } : {}),
   };
 }

@@ -14,6 +14,7 @@ export const commands: ReadonlyArray<readonly [name: string, load: Loader]> = [
   ['demo', () => import('./demo.js')],
   ['up', () => import('./up.js')],
   ['validate', () => import('./validate.js')],
+  ['build', () => import('./build.js')],
   ['oci', () => import('./oci.js')],
   ['kube', () => import('./kube.js')],
   ['queue', () => import('./queue.js')],

@@ -13,9 +13,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const templatesDir = path.resolve(here, '../../../templates/new');
 
 export const languages = {
-  assemblyscript: { label: 'AssemblyScript', build: 'npm install && npm run build', source: 'src/handler.ts' },
-  c: { label: 'C (clang, wasm32-wasi)', build: 'npm run build', source: 'src/handler.c' },
-  typescript: { label: 'TypeScript (a WASI 0.2 component built with ComponentizeJS)', build: 'npm install && npm run build', source: 'src/handler.ts' },
+  assemblyscript: { label: 'AssemblyScript', build: 'npm install && npm run build', buildCommand: 'npm run build', source: 'src/handler.ts' },
+  c: { label: 'C (clang, wasm32-wasi)', build: 'npm run build', buildCommand: 'make', source: 'src/handler.c' },
+  typescript: { label: 'TypeScript (a WASI 0.2 component built with ComponentizeJS)', build: 'npm install && npm run build', buildCommand: 'npm run build', source: 'src/handler.ts' },
 } as const;
 
 const packageRoot = path.resolve(here, '../../..');
@@ -83,6 +83,7 @@ export function scaffold(o: ScaffoldOptions): string[] {
     __TABLE__: o.name.replace(/-/g, '_'),
     __LANG__: lang.label,
     __BUILD__: lang.build,
+    __BUILD_COMMAND__: lang.buildCommand,
     __SOURCE__: lang.source,
     __TRIGGER__: trigger,
     __TRIGGER_NOTE__: triggers[trigger].replace('<name>', o.name),
