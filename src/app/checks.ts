@@ -1,7 +1,9 @@
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { sources, embeddedQueueTypes } from '../sources/index.js';
 import { parseDuration } from '../core/units.js';
 import { sinks } from '../sinks/index.js';
-import { formatZodIssues } from '../core/validation.js';
+import { formatZodIssues, under } from '../core/validation.js';
 import type { ComponentSpec } from './manifest.js';
 import { resolveScaling } from './scaling.js';
 
@@ -15,10 +17,15 @@ export function checkComponent(c: ComponentSpec, where: string): string[] {
   const source = Object.hasOwn(sources, c.trigger.type) ? sources[c.trigger.type] : undefined;
   if (!source) {
     problems.push(`${where}.trigger.type: unknown trigger ${JSON.stringify(c.trigger.type)} (allowed: ${Object.keys(sources).join(', ')})`);
+  } else if (source.parse) {
+    const r = source.parse(c.trigger.metadata);
+    if (!r.ok) problems.push(...r.problems.map((p) => under(`${where}.trigger.metadata`, p)));
+    else problems.push(...r.files.flatMap((f) => missingFile(f.path, `${where}.trigger.metadata.${f.key}`)));
   } else {
     const r = source.metadata.safeParse(c.trigger.metadata);
     if (!r.success) problems.push(...formatZodIssues(r.error, `${where}.trigger.metadata`, source.metadata));
   }
+  if (c.module !== undefined && !c.module.startsWith('oci://')) problems.push(...missingFile(c.module, `${where}.module`));
   const sink = Object.hasOwn(sinks, c.sink.type) ? sinks[c.sink.type] : undefined;
   if (!sink) {
     problems.push(`${where}.sink.type: unknown sink ${JSON.stringify(c.sink.type)} (allowed: ${Object.keys(sinks).join(', ')})`);
@@ -58,4 +65,13 @@ export function checkComponent(c: ComponentSpec, where: string): string[] {
     problems.push(...(e.problems ?? [e.message]));
   }
   return problems;
+}
+
+/** A file the component reads at open that is not there (checked here so `validate` says so before `up`). */
+function missingFile(file: string, where: string): string[] {
+  // The path as open reads it (module paths are already absolute, resolved against the manifest).
+  const abs = path.resolve(file);
+  if (!existsSync(abs)) return [`${where}: no such file ${abs}; fix the path or create the file`];
+  if (!statSync(abs).isFile()) return [`${where}: ${abs} is not a file`];
+  return [];
 }

@@ -15,7 +15,12 @@ export function formatZodIssues(error: z.ZodError, prefix = '', schema?: z.ZodTy
   return error.issues.map((issue) => {
     const where = formatPath([...(prefix ? [prefix] : []), ...issue.path]);
     if (issue.code === 'unrecognized_keys') {
-      return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}${allowedHint(schema, issue.path)}`;
+      const allowed = allowedKeys(schema, issue.path);
+      const hints = issue.keys.flatMap((k) => {
+        const near = closest(k, allowed ?? []);
+        return near ? [`did you mean ${JSON.stringify(near)} for ${JSON.stringify(k)}?`] : [];
+      });
+      return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}${allowed ? ` (allowed: ${allowed.join(', ')})` : ''}${hints.length ? `; ${hints.join(' ')}` : ''}`;
     }
     if (issue.code === 'invalid_type') return `${where}: ${wrongType(issue.expected, issue.message, schemaAt(schema, issue.path))}`;
     return `${where}: ${issue.message}`;
@@ -74,8 +79,30 @@ function schemaAt(schema: z.ZodType | undefined, path: ReadonlyArray<PropertyKey
   return unwrapped(node);
 }
 
+/** Levenshtein distance (insert, delete, substitute), for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** The candidate a misspelled key most likely meant: at most a third of its letters off (case aside). */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Math.max(1, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best;
+}
+
 /** The keys an object schema at `path` accepts, walking through wrappers (best effort). */
-function allowedHint(schema: z.ZodType | undefined, path: ReadonlyArray<PropertyKey>): string {
+function allowedKeys(schema: z.ZodType | undefined, path: ReadonlyArray<PropertyKey>): string[] | undefined {
   let node: unknown = schema;
   const unwrap = () => {
     for (let i = 0; i < 8; i++) {
@@ -88,16 +115,16 @@ function allowedHint(schema: z.ZodType | undefined, path: ReadonlyArray<Property
   for (const key of path) {
     unwrap();
     const def = (node as { def?: Record<string, unknown> } | undefined)?.def;
-    if (!def) return '';
+    if (!def) return undefined;
     if (def.type === 'object') node = (def.shape as Record<string, unknown>)[String(key)];
     else if (def.type === 'array') node = def.element;
     else if (def.type === 'record') node = def.valueType;
-    else return '';
+    else return undefined;
   }
   unwrap();
   const def = (node as { def?: Record<string, unknown> } | undefined)?.def;
-  if (def?.type !== 'object') return '';
-  return ` (allowed: ${Object.keys(def.shape as object).join(', ')})`;
+  if (def?.type !== 'object') return undefined;
+  return Object.keys(def.shape as object);
 }
 
 /** Thrown by every validating boundary: message is the whole list, one problem per line. */
@@ -117,3 +144,38 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, wha
   return result.data;
 }
 
+/**
+ * The outcome of a pure parse of a trigger's (or sink's) metadata: the config its open step uses, or
+ * every problem as "key: what to do" (relative to the metadata, so each caller adds its own path).
+ * `files` names paths the config reads at open (TLS keys): the validation stage checks they exist,
+ * so parse itself stays free of I/O.
+ */
+export type Parsed<T> = { ok: true; config: T; files: Array<{ key: string; path: string }> } | { ok: false; problems: string[] };
+
+export interface ParseContext {
+  /** Reports a problem of `key`; parsing goes on so that every problem is reported at once. */
+  problem(key: string, message: string): void;
+  /** A file the config reads when the trigger opens. */
+  file(key: string, path: string): void;
+}
+
+/** Checks `input` against `schema`, then runs `refine` (pure) on the result, collecting every problem. */
+export function parseWith<S extends z.ZodType, T>(schema: S, input: unknown, refine: (m: z.infer<S>, ctx: ParseContext) => T): Parsed<T> {
+  const r = schema.safeParse(input);
+  if (!r.success) return { ok: false, problems: formatZodIssues(r.error, '', schema) };
+  const problems: string[] = [];
+  const files: Array<{ key: string; path: string }> = [];
+  const config = refine(r.data, { problem: (key, message) => problems.push(`${key}: ${message}`), file: (key, path) => files.push({ key, path }) });
+  return problems.length ? { ok: false, problems } : { ok: true, config, files };
+}
+
+/** The config of a Parsed, or a ValidationError listing its problems under `metadata.`. */
+export function configOrThrow<T>(what: string, parsed: Parsed<T>): T {
+  if (!parsed.ok) throw new ValidationError(what, parsed.problems.map((p) => under('metadata', p)));
+  return parsed.config;
+}
+
+/** A parse problem ("key: ..." or "(root): ...") placed under `prefix`, e.g. components[0].trigger.metadata. */
+export function under(prefix: string, problem: string): string {
+  return problem.startsWith('(root): ') ? `${prefix}: ${problem.slice(8)}` : `${prefix}.${problem}`;
+}

@@ -1,5 +1,7 @@
 /** Small pieces shared by the broker sources (nats-jetstream, redis-streams, rabbitmq, mqtt). */
 import { z } from 'zod';
+import { parseDuration } from '../core/units.js';
+import type { ParseContext } from '../core/validation.js';
 
 /**
  * Validates trigger metadata against a strict zod object of string fields. Unknown keys and bad
@@ -17,6 +19,19 @@ export function parseMetadata<S extends z.ZodObject>(type: string, schema: S, me
     throw new Error(`${type} trigger: metadata ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   return r.data;
+}
+
+/** A duration key that must be at least `minMs` (a shorter one would redeliver running events); 0 when bad. */
+export function durationAtLeast(v: string, key: string, minMs: number, ctx: ParseContext): number {
+  let ms: number;
+  try {
+    ms = parseDuration(v);
+  } catch (err) {
+    ctx.problem(key, (err as Error).message);
+    return 0;
+  }
+  if (ms < minMs) ctx.problem(key, `must be at least ${minMs >= 1000 ? `${minMs / 1000}s` : `${minMs}ms`} (got ${v})`);
+  return ms;
 }
 
 /** A string field holding a non-negative number (KEDA passes every metadata value as a string). */

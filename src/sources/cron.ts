@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import type { SourceFactory } from '../core/source.js';
-import { parseOrThrow } from '../core/validation.js';
+import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
 import { createEmbeddedQueue, queueMetadataKeys, queueOptions, type EmbeddedSource } from './embedded.js';
 
 /**
@@ -19,29 +19,37 @@ export const metadata = z.strictObject({
   body: z.string().optional(),
 }) as unknown as z.ZodType<Record<string, string>>;
 
-function checkSchedule(schedule: string, timezone: string | undefined): void {
-  const fields = schedule.trim().split(/\s+/).length;
-  if (fields !== 5 && fields !== 6) {
-    throw new Error(`trigger metadata schedule ${JSON.stringify(schedule)} has ${fields} fields: use 5 (minute hour day month weekday) or 6 (second first)`);
-  }
-  if (timezone !== undefined) {
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: timezone });
-    } catch {
-      throw new Error(`trigger metadata timezone ${JSON.stringify(timezone)} is not an IANA time zone (e.g. UTC, Europe/Berlin)`);
+/** The cron trigger's metadata as its open step uses it; pure, every problem at once. */
+export const parse = (md: Record<string, string>): Parsed<Record<string, string | undefined>> =>
+  parseWith(metadata, md, (raw, ctx) => {
+    const m = raw as Record<string, string | undefined>;
+    const schedule = m.schedule!;
+    const fields = schedule.trim().split(/\s+/).length;
+    if (fields !== 5 && fields !== 6) {
+      ctx.problem('schedule', `${JSON.stringify(schedule)} has ${fields} fields: use 5 (minute hour day month weekday) or 6 (second first)`);
     }
-  }
-  try {
-    new Cron(schedule, { paused: true, mode: '5-or-6-parts', ...(timezone ? { timezone } : {}) }).stop();
-  } catch (err) {
-    throw new Error(`trigger metadata schedule ${JSON.stringify(schedule)}: ${(err as Error).message}`);
-  }
-}
+    let zoneOk = true;
+    if (m.timezone !== undefined) {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: m.timezone });
+      } catch {
+        zoneOk = false;
+        ctx.problem('timezone', `${JSON.stringify(m.timezone)} is not an IANA time zone (e.g. UTC, Europe/Berlin)`);
+      }
+    }
+    if ((fields === 5 || fields === 6) && zoneOk) {
+      try {
+        new Cron(schedule, { paused: true, mode: '5-or-6-parts', ...(m.timezone ? { timezone: m.timezone } : {}) }).stop();
+      } catch (err) {
+        ctx.problem('schedule', `${JSON.stringify(schedule)}: ${(err as Error).message}`);
+      }
+    }
+    return m;
+  });
 
 export const create: SourceFactory = (md, opts) => {
-  const m = parseOrThrow(metadata, md, 'cron trigger metadata', 'metadata') as Record<string, string | undefined>;
+  const m = configOrThrow('cron trigger', parse(md));
   const schedule = m.schedule!;
-  checkSchedule(schedule, m.timezone);
   const q: EmbeddedSource = createEmbeddedQueue(opts.dataDir, queueOptions(m, opts), 'cron');
   let job: Cron | null = null;
   return {

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { SourceFactory } from '../core/source.js';
+import type { Parsed } from '../core/validation.js';
 import * as embedded from './embedded.js';
 import * as smtp from './smtp.js';
 import * as http from './http.js';
@@ -14,17 +15,19 @@ export interface SourceEntry {
   create: SourceFactory;
   /** Strict schema of the trigger's metadata: KEDA's keys for the type plus featherweight's connection keys. */
   metadata: z.ZodType<Record<string, string>>;
+  /** Pure parse of the metadata with every check create() makes (validation calls it); the schema alone when absent. */
+  parse?: (md: Record<string, string>) => Parsed<unknown>;
 }
 
 /** Every trigger type the manifest accepts, by `trigger.type`. */
 export const sources: Record<string, SourceEntry> = {
   embedded: { create: embedded.create, metadata: embedded.metadata },
-  smtp: { create: smtp.create, metadata: smtp.metadata },
+  smtp: { create: smtp.create, metadata: smtp.metadata, parse: smtp.parse },
   http: { create: http.create, metadata: http.metadata },
-  cron: { create: cron.create, metadata: cron.metadata },
-  'nats-jetstream': { create: natsJetstream.create, metadata: natsJetstream.metadata },
-  'redis-streams': { create: redisStreams.create, metadata: redisStreams.metadata },
-  rabbitmq: { create: rabbitmq.create, metadata: rabbitmq.metadata },
+  cron: { create: cron.create, metadata: cron.metadata, parse: cron.parse },
+  'nats-jetstream': { create: natsJetstream.create, metadata: natsJetstream.metadata, parse: natsJetstream.parse },
+  'redis-streams': { create: redisStreams.create, metadata: redisStreams.metadata, parse: redisStreams.parse },
+  rabbitmq: { create: rabbitmq.create, metadata: rabbitmq.metadata, parse: rabbitmq.parse },
   mqtt: { create: mqtt.create, metadata: mqtt.metadata },
   // brokers: entries
 };

@@ -19,8 +19,8 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
-import { parseDuration } from '../core/index.js';
-import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, gate, intHeader, numeric, parseMetadata, sleep } from './broker-common.js';
+import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, durationAtLeast, gate, intHeader, numeric, parseMetadata, sleep } from './broker-common.js';
+import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
 
 export const type = 'nats-jetstream';
 
@@ -47,11 +47,15 @@ interface Held {
   delivery: Delivery;
 }
 
+/** The metadata as the open step uses it; pure, every problem at once. */
+export const parse = (md: Record<string, string>): Parsed<z.infer<typeof metadata> & { ackWaitMs: number }> =>
+  parseWith(metadata, md, (m, ctx) => ({ ...m, ackWaitMs: durationAtLeast(m.ackWait, 'ackWait', 1000, ctx) }));
+
 export const create: SourceFactory = (md: Record<string, string>, opts: SourceOptions): Source => {
-  const m = parseMetadata(type, metadata, md);
+  parseMetadata(type, metadata, md);
+  const m = configOrThrow(`${type} trigger`, parse(md));
   const durable = m.consumer ?? opts.component;
-  const ackWaitMs = parseDuration(m.ackWait);
-  if (ackWaitMs < 1000) throw new Error(`${type} trigger: metadata ackWait: must be at least 1s (got ${m.ackWait})`);
+  const ackWaitMs = m.ackWaitMs;
   const prefetch = Math.max(1, opts.prefetch);
   const inbox = new Inbox<Held>();
   // every message taken from the client and not settled: in the inbox or handed to the dispatcher

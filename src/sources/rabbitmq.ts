@@ -14,6 +14,7 @@ import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
 import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, fromEnv, intHeader, numeric, once, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
+import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
 
 export const type = 'rabbitmq';
 
@@ -56,8 +57,18 @@ function connectionUrl(host: string, vhost: string | undefined): string {
   return u.toString();
 }
 
+/** The metadata as the open step uses it; pure (hostFromEnv is read at open), every problem at once. */
+export const parse = (md: Record<string, string>): Parsed<z.infer<typeof metadata>> =>
+  parseWith(metadata, md, (m, ctx) => {
+    if (m.host !== undefined && !/^amqps?:\/\//.test(m.host)) {
+      ctx.problem('host', `featherweight consumes over AMQP, so host must be amqp://user:pass@host:5672/vhost (got ${m.host.replace(/\/\/[^@]*@/, '//***@')})`);
+    }
+    return m;
+  });
+
 export const create: SourceFactory = (md: Record<string, string>, opts: SourceOptions): Source => {
-  const m = parseMetadata(type, metadata, md);
+  parseMetadata(type, metadata, md);
+  const m = configOrThrow(`${type} trigger`, parse(md));
   const queue = m.queueName ?? opts.component;
   const host = m.host ?? fromEnv(type, 'hostFromEnv', m.hostFromEnv);
   const url = connectionUrl(host ?? 'amqp://guest:guest@127.0.0.1:5672/', m.vhostName);

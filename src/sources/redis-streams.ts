@@ -11,8 +11,8 @@ import os from 'node:os';
 import { z } from 'zod';
 import { createClient, RESP_TYPES } from 'redis';
 import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
-import { parseDuration } from '../core/index.js';
-import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, fromEnv, gate, intHeader, numeric, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
+import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
+import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, durationAtLeast, fromEnv, gate, intHeader, numeric, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
 
 export const type = 'redis-streams';
 
@@ -68,8 +68,13 @@ function redisUrl(m: z.infer<typeof metadata>): string {
   return /^rediss?:\/\//.test(addr) ? addr : `${scheme}://${addr}`;
 }
 
+/** The metadata as the open step uses it; pure (the *FromEnv keys are read at open), every problem at once. */
+export const parse = (md: Record<string, string>): Parsed<z.infer<typeof metadata> & { claimIdleMs: number }> =>
+  parseWith(metadata, md, (m, ctx) => ({ ...m, claimIdleMs: durationAtLeast(m.claimIdleTime, 'claimIdleTime', 500, ctx) }));
+
 export const create: SourceFactory = (md: Record<string, string>, opts: SourceOptions): Source => {
-  const parsed = parseMetadata(type, metadata, md);
+  parseMetadata(type, metadata, md);
+  const parsed = configOrThrow(`${type} trigger`, parse(md));
   const m = {
     ...parsed,
     address: parsed.address ?? fromEnv(type, 'addressFromEnv', parsed.addressFromEnv),
@@ -80,8 +85,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
   };
   const group = m.consumerGroup ?? opts.component;
   const consumer = m.consumerName ?? `${os.hostname()}-${process.pid}`;
-  const claimIdleMs = parseDuration(m.claimIdleTime);
-  if (claimIdleMs < 500) throw new Error(`${type} trigger: metadata claimIdleTime: must be at least 500ms (got ${m.claimIdleTime})`);
+  const claimIdleMs = parsed.claimIdleMs;
   const mode = lagMode(md);
   const prefetch = Math.max(1, opts.prefetch);
   const maxDelayed = 16 * prefetch;

@@ -8,7 +8,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import { z } from 'zod';
 import type { SourceFactory } from '../core/source.js';
 import { parseSize } from '../core/units.js';
-import { parseOrThrow } from '../core/validation.js';
+import { configOrThrow, parseWith, type ParseContext, type Parsed } from '../core/validation.js';
 import { createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, unitKey, type EmbeddedSource } from './embedded.js';
 
 /**
@@ -70,11 +70,10 @@ export interface MailAttachment {
   declaredCharset?: string;
 }
 
-function parseListen(v: string): { host: string; port: number } {
+function parseListen(v: string): { host: string; port: number } | null {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(v.trim()) ?? /^()()(\d{1,5})$/.exec(v.trim());
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`trigger metadata listen ${JSON.stringify(v)}: use host:port (e.g. 127.0.0.1:2525, 0.0.0.0:25)`);
-  return { host: m[1] || m[2] || '127.0.0.1', port };
+  return !m || port > 65535 ? null : { host: m[1] || m[2] || '127.0.0.1', port };
 }
 
 /** `*@example.com, ops@*, alice@example.org` -> one matcher; case-insensitive, `*` matches any run. */
@@ -85,15 +84,46 @@ function recipientMatcher(patterns: string): (address: string) => boolean {
   return (a) => res.some((re) => re.test(a));
 }
 
-function parseAuthUsers(v: string): Map<string, string> {
+function parseAuthUsers(v: string, ctx: ParseContext): Map<string, string> {
   const users = new Map<string, string>();
   for (const entry of v.split(',').map((s) => s.trim()).filter(Boolean)) {
     const i = entry.indexOf(':');
-    if (i <= 0) throw new Error(`trigger metadata authUsers: ${JSON.stringify(entry.slice(0, 40))} is not user:password (use user:pass,user2:pass2)`);
-    users.set(entry.slice(0, i), entry.slice(i + 1));
+    if (i <= 0) ctx.problem('authUsers', `${JSON.stringify(entry.slice(0, 40))} is not user:password (use user:pass,user2:pass2)`);
+    else users.set(entry.slice(0, i), entry.slice(i + 1));
   }
-  if (users.size === 0) throw new Error('trigger metadata authUsers is empty: use user:pass,user2:pass2 or leave it out');
+  if (v.split(',').every((e) => !e.trim())) ctx.problem('authUsers', 'is empty: use user:pass,user2:pass2 or leave it out');
   return users;
+}
+
+/** The smtp trigger's metadata as its open step uses it; pure (the TLS files are checked by validation). */
+export const parse = (md: Record<string, string>): Parsed<SmtpConfig> =>
+  parseWith(metadata, md, (raw, ctx) => {
+    const m = raw as Record<string, string | undefined>;
+    const listen = parseListen(m.listen ?? defaultListen);
+    if (!listen) ctx.problem('listen', `${JSON.stringify(m.listen)}: use host:port (e.g. 127.0.0.1:2525, 0.0.0.0:25)`);
+    let maxSize = defaultMaxSize;
+    try {
+      maxSize = unitKey(m, 'maxSize', parseSize, defaultMaxSize);
+    } catch (err) {
+      ctx.problem('maxSize', (err as Error).message.replace(/^trigger metadata maxSize: /, ''));
+    }
+    const maxClients = m.maxClients === undefined ? defaultMaxClients : Number(m.maxClients);
+    if (!Number.isInteger(maxClients) || maxClients < 1) ctx.problem('maxClients', `${JSON.stringify(m.maxClients)}: use a whole number of connections, at least 1 (default ${defaultMaxClients})`);
+    const users = m.authUsers !== undefined ? parseAuthUsers(m.authUsers, ctx) : null;
+    if ((m.tlsKey === undefined) !== (m.tlsCert === undefined)) {
+      ctx.problem(m.tlsKey === undefined ? 'tlsKey' : 'tlsCert', 'tlsKey and tlsCert go together: give both paths for STARTTLS, or neither');
+    }
+    if (m.tlsKey !== undefined) ctx.file('tlsKey', m.tlsKey);
+    if (m.tlsCert !== undefined) ctx.file('tlsCert', m.tlsCert);
+    return { m, listen: listen ?? { host: '', port: 0 }, maxSize, maxClients, users };
+  });
+
+export interface SmtpConfig {
+  m: Record<string, string | undefined>;
+  listen: { host: string; port: number };
+  maxSize: number;
+  maxClients: number;
+  users: Map<string, string> | null;
 }
 
 function smtpError(code: number, message: string): Error {
@@ -209,16 +239,8 @@ async function buildEventBody(file: string, session: SMTPServerSession, max: num
 }
 
 export const create: SourceFactory = (md, opts) => {
-  const m = parseOrThrow(metadata, md, 'smtp trigger metadata', 'metadata') as Record<string, string | undefined>;
-  const listen = parseListen(m.listen ?? defaultListen);
-  const maxSize = unitKey(m, 'maxSize', parseSize, defaultMaxSize);
-  const maxClients = m.maxClients === undefined ? defaultMaxClients : Number(m.maxClients);
-  if (!Number.isInteger(maxClients) || maxClients < 1) throw new Error(`trigger metadata maxClients ${JSON.stringify(m.maxClients)}: use a whole number of connections, at least 1 (default ${defaultMaxClients})`);
+  const { m, listen, maxSize, maxClients, users } = configOrThrow('smtp trigger', parse(md));
   const allowed = recipientMatcher(m.allowRecipients ?? '*');
-  const users = m.authUsers !== undefined ? parseAuthUsers(m.authUsers) : null;
-  if ((m.tlsKey === undefined) !== (m.tlsCert === undefined)) {
-    throw new Error('trigger metadata tlsKey and tlsCert go together: give both paths for STARTTLS, or neither');
-  }
   const q = createEmbeddedQueue(opts.dataDir, queueOptions(m, opts), 'smtp');
   let server: SMTPServer | null = null;
   // set by stopAccepting() (scale-in, shutdown): new mail gets 421 and goes to another server

@@ -175,6 +175,7 @@ test('a broker that is down at start: the error names the component, the trigger
 test('grants.env takes names, NAME: value pairs, or both mixed in one list; a bad entry is named', () => {
   const dir = tempDir();
   const env = { FW_TEST_HOME: '/home/fw' };
+  fs.writeFileSync(path.join(dir, 'x.wasm'), ''); // validation checks the module exists
   const parse = (grantsEnv: unknown) =>
     parseManifest(
       { apiVersion: 'featherweight.dev/v1', kind: 'App', metadata: { name: 't' }, components: [{ name: 'c1', module: 'x.wasm', grants: { env: grantsEnv } }] },

@@ -56,3 +56,49 @@ test('a KEDA cron trigger needs its window keys only as an extra scaling trigger
   );
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('validate refuses what up would refuse, every problem at once with its path (issue 12)', () => {
+  const dir = tempDir();
+  const m = guest('echo');
+  const bad = {
+    apiVersion: 'featherweight.dev/v1',
+    kind: 'App',
+    metadata: { name: 'bad' },
+    components: [
+      { name: 'mail', module: m, trigger: { type: 'smtp', metadata: { listen: 'nonsense', authUsers: 'nocolon', tlsKey: path.join(dir, 'k.pem') } } },
+      { name: 'tick', module: m, trigger: { type: 'cron', metadata: { schedule: '* * *' } } },
+      { name: 'nats', module: m, trigger: { type: 'nats-jetstream', metadata: { stream: 's', ackWait: '10ms' } } },
+      { name: 'gone', module: path.join(dir, 'missing.wasm') },
+      { name: 'tls', module: m, trigger: { type: 'smtp', metadata: { tlsKey: path.join(dir, 'no-key.pem'), tlsCert: path.join(dir, 'no-cert.pem') } } },
+    ],
+  };
+  let problems: string[] = [];
+  try {
+    parseManifest(bad, { baseDir: dir });
+  } catch (err) {
+    problems = (err as { problems?: string[] }).problems ?? [];
+  }
+  const expected = [
+    /^components\[0\]\.trigger\.metadata\.listen: "nonsense": use host:port/,
+    /^components\[0\]\.trigger\.metadata\.authUsers: "nocolon" is not user:password/,
+    /^components\[0\]\.trigger\.metadata\.tlsCert: tlsKey and tlsCert go together/,
+    /^components\[1\]\.trigger\.metadata\.schedule: "\* \* \*" has 3 fields: use 5/,
+    /^components\[2\]\.trigger\.metadata\.ackWait: must be at least 1s \(got 10ms\)/,
+    /^components\[3\]\.module: no such file .*missing\.wasm/,
+    /^components\[4\]\.trigger\.metadata\.tlsKey: no such file .*no-key\.pem/,
+    /^components\[4\]\.trigger\.metadata\.tlsCert: no such file .*no-cert\.pem/,
+  ];
+  for (const re of expected) assert.ok(problems.some((p) => re.test(p)), `${re} in:\n${problems.join('\n')}`);
+  assert.equal(problems.length, expected.length, problems.join('\n'));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a misspelled key gets "did you mean"', () => {
+  const dir = tempDir();
+  assert.throws(
+    () => parseManifest(doc({ trigger: { type: 'smtp', metadata: { listn: '127.0.0.1:2525' } } }), { baseDir: dir }),
+    /components\[0\]\.trigger\.metadata: unknown field "listn" \(allowed: .*\); did you mean "listen" for "listn"\?/,
+  );
+  assert.throws(() => parseManifest({ ...doc({}), components: [{ name: 'x', module: guest('echo'), limts: {} }] }, { baseDir: dir }), /did you mean "limits"/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});

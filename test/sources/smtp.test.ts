@@ -201,7 +201,7 @@ test('AUTH is required when authUsers is set', async (t) => {
 test('metadata is validated with messages naming the key', () => {
   const opts = { component: 'm', dataDir: '/tmp/none', prefetch: 1 };
   assert.throws(() => create({ lisen: '1' }, opts), /lisen[\s\S]*allowed: .*listen/);
-  assert.throws(() => create({ listen: 'localhost' }, opts), /listen "localhost": use host:port/);
+  assert.throws(() => create({ listen: 'localhost' }, opts), /listen: "localhost": use host:port/);
   assert.throws(() => create({ maxSize: 'huge' }, opts), /maxSize: invalid size/);
   assert.throws(() => create({ authUsers: 'nopassword' }, opts), /authUsers: "nopassword" is not user:password/);
   assert.throws(() => create({ tlsKey: '/k.pem' }, opts), /tlsKey and tlsCert go together/);
@@ -270,7 +270,7 @@ test('maxClients: the connection past the cap gets 421, a freed slot is usable a
     if (!line.startsWith('220')) await new Promise((r) => setTimeout(r, 50));
   }
   assert.match(line, /^220 /);
-  assert.throws(() => create({ maxClients: 'lots' }, { component: 'x', dataDir: os.tmpdir(), prefetch: 1 }), /maxClients "lots": use a whole number/);
+  assert.throws(() => create({ maxClients: 'lots' }, { component: 'x', dataDir: os.tmpdir(), prefetch: 1 }), /maxClients: "lots": use a whole number/);
   assert.equal((await src.lag()).lag, 0);
 });
 
