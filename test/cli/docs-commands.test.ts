@@ -73,8 +73,11 @@ test('every shell block in README.md and docs/ runs as printed', { timeout: 900_
   }
   const dir = sandbox();
   const prefix = path.join(dir, '.npm-prefix');
+  // Under `npm test`, npm exports its own config as npm_config_* (npm_config_prefix=/usr among them),
+  // which beats NPM_CONFIG_PREFIX: left in, `npm link` would link into the machine's global prefix.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_config_')));
   const env = {
-    ...process.env,
+    ...inherited,
     PATH: `${path.join(prefix, 'bin')}${path.delimiter}${process.env.PATH}`,
     NPM_CONFIG_PREFIX: prefix,
     // `npm link` would run prepare (a full rebuild of the shared dist/); the build is done already.
