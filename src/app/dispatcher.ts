@@ -46,6 +46,11 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
   const { spec, source, sink, pool, deadLetters, log, onOutcome } = deps;
   const abort = new AbortController();
   const settling = new Set<Promise<void>>();
+  // Host failures (pool closed at shutdown, a thread that failed to start) per event id: the guest
+  // never ran, so they are nacked without using up its attempts. Kept here because a broker counts
+  // deliveries itself; bounded, since a redelivery may go to another process and never come back.
+  const hostFailures = new Map<string, number>();
+  const maxTracked = 10_000;
   let wakeUp: (() => void) | undefined;
 
   const wake = () => {
@@ -68,7 +73,7 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
       // The pool already holds the component's grants (env included); only the event's own env goes here.
       result = await pool.submit({ kind: 'command', stdin: ev.body, env: eventEnv(ev), args: [spec.name] });
     } catch (err) {
-      return fail(d, { kind: 'host', message: (err as Error).message }, '', false);
+      return hostFailure(d, (err as Error).message);
     }
     const stderr = tail(result.stderr);
     if (stderr) log.info({ event: ev.id, stderr }, 'guest stderr');
@@ -81,6 +86,7 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
       const kind = err instanceof RecordError ? 'output' : 'sink';
       return fail(d, { kind, message: `sink ${sink.type}: ${(err as Error).message}` }, stderr, result.coldStart);
     }
+    hostFailures.delete(ev.id);
     try {
       await d.ack();
     } catch (err) {
@@ -107,20 +113,40 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
     onOutcome({ kind: 'ok', latencyMs: Date.now() - d.event.enqueuedAt, runUs: Math.round((performance.now() - started) * 1000), coldStart: false, records: 1 });
   };
 
+  // Never dead-letters: the next delivery (here after the first backoff, or on another host) runs it.
+  const hostFailure = async (d: Delivery, message: string): Promise<void> => {
+    const ev = d.event;
+    if (!hostFailures.has(ev.id) && hostFailures.size >= maxTracked) hostFailures.delete(hostFailures.keys().next().value!);
+    hostFailures.set(ev.id, (hostFailures.get(ev.id) ?? 0) + 1);
+    const failure: FailureInfo = { kind: 'host', message };
+    try {
+      await d.nack(spec.delivery.backoffMs);
+      log.warn({ event: ev.id, reason: `host: ${message}` }, 'host failure; event returned without using an attempt');
+      onOutcome({ kind: 'retry', failure, attempt: guestAttempts(ev), coldStart: false });
+    } catch (err) {
+      log.error({ event: ev.id, err: (err as Error).message }, 'could not return an event after a host failure');
+    }
+  };
+
+  /** Deliveries in which the guest ran (or could have): the source's count less this host's own failures. */
+  const guestAttempts = (ev: Delivery['event']): number => Math.max(1, ev.attempt - (hostFailures.get(ev.id) ?? 0));
+
   const fail = async (d: Delivery, failure: FailureInfo, stderrTail: string, coldStart: boolean): Promise<void> => {
     const ev = d.event;
     const reason = `${failure.kind}: ${failure.message}`;
+    const attempt = guestAttempts(ev);
     try {
-      if (ev.attempt >= spec.delivery.maxAttempts || isPermanent(failure)) {
+      if (attempt >= spec.delivery.maxAttempts || isPermanent(failure)) {
+        hostFailures.delete(ev.id);
         deadLetters.add({ component: spec.name, event: ev, reason, error: failure, stderrTail });
         await d.reject(reason);
-        log.warn({ event: ev.id, attempt: ev.attempt, reason }, 'event dead-lettered');
-        onOutcome({ kind: 'dead', failure, attempt: ev.attempt, coldStart });
+        log.warn({ event: ev.id, attempt, reason }, 'event dead-lettered');
+        onOutcome({ kind: 'dead', failure, attempt, coldStart });
       } else {
-        const delay = Math.min(spec.delivery.maxBackoffMs, spec.delivery.backoffMs * 2 ** (ev.attempt - 1));
+        const delay = Math.min(spec.delivery.maxBackoffMs, spec.delivery.backoffMs * 2 ** (attempt - 1));
         await d.nack(delay);
-        log.info({ event: ev.id, attempt: ev.attempt, reason, retryInMs: delay }, 'event failed; will retry');
-        onOutcome({ kind: 'retry', failure, attempt: ev.attempt, coldStart });
+        log.info({ event: ev.id, attempt, reason, retryInMs: delay }, 'event failed; will retry');
+        onOutcome({ kind: 'retry', failure, attempt, coldStart });
       }
     } catch (err) {
       // Settling failed (broker gone): the source redelivers it after its own timeout.
