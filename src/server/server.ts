@@ -122,7 +122,8 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
       if (c.spec.trigger.type !== 'http' && c.spec.trigger.type !== 'embedded') {
         throw new HttpError(409, `component ${c.spec.name} is fed by its ${c.spec.trigger.type} trigger; events can be posted only to http or embedded triggers`);
       }
-      const body = await readBody(req, maxEventBody);
+      // The component's own http maxBody decides, larger or smaller than the default for embedded triggers.
+      const body = await readBody(req, (c.source as { maxBody?: number }).maxBody ?? maxEventBody);
       try {
         const { id } = await acceptHttpEvent(c.source as Parameters<typeof acceptHttpEvent>[0], { body, headers: req.headers, ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}) });
         sendJson(res, 202, { id });

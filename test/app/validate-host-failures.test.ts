@@ -6,14 +6,15 @@ import { create as embedded } from '../../src/sources/embedded.js';
 import { create as sqlite } from '../../src/sinks/sqlite.js';
 import { openDeadLetters } from '../../src/sources/dead-letters.js';
 import type { Pool } from '../../src/runtime/pool.js';
-import { oneComponent, quietLog, tempDir, waitUntil } from './helpers.js';
+import { startServer } from '../../src/server/server.js';
+import { oneComponent, quietLog, tempDir, waitUntil, withApp } from './helpers.js';
 
 // Host failures (a closed pool, a thread that cannot start) happen before the guest runs: they must
 // not use up the event's attempts, or an event that never ran is dead-lettered (issue 12).
 test('host failures are nacked without using an attempt; the event still runs and is never dead-lettered', async () => {
   const dir = tempDir();
   const spec = oneComponent(dir, { delivery: { maxAttempts: 2, backoff: '1ms', maxBackoff: '5ms' } }).components[0]!;
-  const source = embedded({}, { component: 'c1', dataDir: dir, prefetch: 4 });
+  const source = embedded({}, { component: 'c1', dataDir: dir, prefetch: 1 });
   const sink = sqlite({ type: 'sqlite', table: 'rows' } as never, { dataDir: dir, component: 'c1' });
   const deadLetters = openDeadLetters(dir);
   await sink.start();
@@ -39,5 +40,26 @@ test('host failures are nacked without using an attempt; the event still runs an
   await source.close();
   await sink.close();
   deadLetters.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a component\'s http maxBody above 10 MiB is what the server enforces, not the server-wide default (issue 12)', async () => {
+  const dir = tempDir();
+  const m = oneComponent(dir, {
+    trigger: { type: 'http', metadata: { maxBody: '12MiB' } },
+    limits: { maxStdin: '16MiB' },
+  });
+  await withApp(m, async (app) => {
+    const srv = await startServer(app, { listen: '127.0.0.1:0', log: quietLog });
+    const url = `${srv.url.replace(/\/$/, '')}/v1/components/c1/events`;
+    try {
+      const big = await fetch(url, { method: 'POST', body: Buffer.alloc(11 * 1024 * 1024, 0x61) });
+      assert.equal(big.status, 202, await big.clone().text());
+      const tooBig = await fetch(url, { method: 'POST', body: Buffer.alloc(12 * 1024 * 1024 + 1, 0x61) });
+      assert.equal(tooBig.status, 413);
+    } finally {
+      await srv.close();
+    }
+  });
   fs.rmSync(dir, { recursive: true, force: true });
 });
