@@ -7,10 +7,9 @@
 // (handle_response)] → 'done'. A thread runs one phase at a time; between phases (while next is awaited)
 // it takes other requests. The watchdog times each phase from posting to answer.
 import { Worker } from 'node:worker_threads';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import {
-  createHttpWasmGuest, headerMapFrom, HttpWasmUnavailable, HttpWasmViolation, readRequestModel, writeResponseModel, writeViolation,
+  createHttpWasmGuest, headerMapFrom, HttpWasmUnavailable, HttpWasmViolation, nodeHandler,
   type HttpRequestModel, type HttpResponseModel, type HttpWasmGuest, type HttpWasmLogger, type InstanceMode, type NextFn,
 } from '../wasm/http-wasm.js';
 import { defaultLimits, type Limits } from '../wasm/limits.js';
@@ -350,21 +349,7 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
     });
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, next?: NextFn): Promise<void> {
-    const model = await readRequestModel(req, limits.maxStdinBytes);
-    if (!model) {
-      res.writeHead(413, { 'content-type': 'text/plain' }).end(`request body over ${limits.maxStdinBytes} bytes\n`);
-      return;
-    }
-    let resp: HttpResponseModel;
-    try {
-      resp = await run(model, next);
-    } catch (err) {
-      writeViolation(res, err);
-      return;
-    }
-    await writeResponseModel(res, resp);
-  }
+  const handle = nodeHandler(run, limits.maxStdinBytes);
 
   async function closeAsync(): Promise<void> {
     if (!closed) {

@@ -20,12 +20,12 @@ import {
   BodyKind, Feature, HeaderKind, emptyResponse, headerMapFrom, isFieldValue, isOriginForm, isToken, supportedFeatures,
   type HeaderMap, type HttpRequestModel, type HttpResponseModel,
 } from './http-wasm/model.js';
-import { readRequestModel, writeResponseModel, writeViolation } from './http-wasm/node-io.js';
+import { nodeHandler } from './http-wasm/node-io.js';
 import { createWasi, ProcExit, type Wasi } from './wasi.js';
 import { importObject, makeMemory } from './wasi-command.js';
 
 export * from './http-wasm/model.js';
-export { readRequestModel, writeResponseModel, writeViolation } from './http-wasm/node-io.js';
+export { nodeHandler, readRequestModel, writeResponseModel, writeViolation } from './http-wasm/node-io.js';
 
 /** pino-compatible subset. */
 export interface HttpWasmLogger {
@@ -566,21 +566,7 @@ export function createHttpWasmGuest(module: WebAssembly.Module, opts: HttpWasmOp
     }
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, next?: NextFn): Promise<void> {
-    const model = await readRequestModel(req, limits.maxStdinBytes);
-    if (!model) {
-      res.writeHead(413, { 'content-type': 'text/plain' }).end(`request body over ${limits.maxStdinBytes} bytes\n`);
-      return;
-    }
-    let resp: HttpResponseModel;
-    try {
-      resp = await run(model, next);
-    } catch (err) {
-      writeViolation(res, err);
-      return;
-    }
-    await writeResponseModel(res, resp);
-  }
+  const handle = nodeHandler(run, limits.maxStdinBytes);
 
   return {
     name,

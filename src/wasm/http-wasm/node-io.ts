@@ -94,3 +94,22 @@ export function writeViolation(res: ServerResponse, err: unknown): void {
   res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
   res.end(guest ? `http-wasm guest ${guest} failed; see the server log\n` : 'internal error; see the server log\n');
 }
+
+/** Node's (req, res) in front of a guest's run(): the request read up to maxBody (413 past it), then the response or the violation. */
+export function nodeHandler<N>(run: (model: HttpRequestModel, next?: N) => Promise<HttpResponseModel>, maxBody: number) {
+  return async (req: IncomingMessage, res: ServerResponse, next?: N): Promise<void> => {
+    const model = await readRequestModel(req, maxBody);
+    if (!model) {
+      res.writeHead(413, { 'content-type': 'text/plain' }).end(`request body over ${maxBody} bytes\n`);
+      return;
+    }
+    let resp: HttpResponseModel;
+    try {
+      resp = await run(model, next);
+    } catch (err) {
+      writeViolation(res, err);
+      return;
+    }
+    await writeResponseModel(res, resp);
+  };
+}
