@@ -176,22 +176,27 @@ export function classify(err: unknown, memory: WebAssembly.Memory | null, limits
   return { kind: 'trap', message: `guest trapped: ${(err as Error)?.message ?? String(err)}` };
 }
 
+/** The run that refuses an event body above maxStdinBytes before any instance exists (every command ABI). */
+export function stdinTooLarge(input: CommandInput, limits: Limits): GuestRun | undefined {
+  if (input.stdin.length <= limits.maxStdinBytes) return undefined;
+  return {
+    ok: false,
+    error: {
+      kind: 'memory-limit',
+      message: `event body of ${formatBytes(input.stdin.length)} is above the stdin limit of ${formatBytes(limits.maxStdinBytes)} (maxStdinBytes); the guest was not run`,
+    },
+    stdout: empty,
+    stderr: empty,
+  };
+}
+
 /**
  * Runs the module's _start once on a fresh instance. Never throws for anything the guest does. With
  * `stdio`, output goes there as it is written (the result's stdout/stderr stay empty) and stdin may be read live.
  */
 export function runWasiCommand(module: WebAssembly.Module, input: CommandInput, limits: Limits, grants?: Grants, stdio?: Stdio): GuestRun {
-  if (input.stdin.length > limits.maxStdinBytes) {
-    return {
-      ok: false,
-      error: {
-        kind: 'memory-limit',
-        message: `event body of ${formatBytes(input.stdin.length)} is above the stdin limit of ${formatBytes(limits.maxStdinBytes)} (maxStdinBytes); the guest was not run`,
-      },
-      stdout: empty,
-      stderr: empty,
-    };
-  }
+  const tooLarge = stdinTooLarge(input, limits);
+  if (tooLarge) return tooLarge;
   const { problem, meta } = checkCommand(module);
   if (problem) return { ok: false, error: { kind: 'invalid-module', message: `module ${problem}` }, stdout: empty, stderr: empty };
   const { memory: provided, error } = makeMemory(meta, limits);

@@ -11,7 +11,7 @@ import type { GuestErrorInfo } from '../../core/errors.js';
 import { compileModule, moduleMeta, MEMORY_IMPORT, type CompileOptions, type ModuleMeta } from '../compile.js';
 import type { Grants, Limits } from '../limits.js';
 import { formatBytes, type GuestRun } from '../result.js';
-import { ARGV0, classify, makeMemory, releaseMemory, type CommandInput } from '../wasi-command.js';
+import { ARGV0, classify, makeMemory, releaseMemory, stdinTooLarge, type CommandInput } from '../wasi-command.js';
 import { codec, Handles, Mem, trap, type Codec } from './canon.js';
 import { LinkError, linkComponent, type CanonOpts, type CompExport, type CompFunc, type CompInst, type CoreItem, type Plan } from './link.js';
 import { flatten, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, tupleOf } from './types.js';
@@ -280,17 +280,8 @@ export function instantiate(image: ComponentImage, host: WasiP2Host, limits: Lim
 
 /** Runs wasi:cli/run#run once on a fresh instance. Never throws for anything the guest does. */
 export function runComponentCommand(image: ComponentImage, input: CommandInput, limits: Limits, grants?: Grants): GuestRun {
-  if (input.stdin.length > limits.maxStdinBytes) {
-    return {
-      ok: false,
-      error: {
-        kind: 'memory-limit',
-        message: `event body of ${formatBytes(input.stdin.length)} is above the stdin limit of ${formatBytes(limits.maxStdinBytes)} (maxStdinBytes); the guest was not run`,
-      },
-      stdout: empty,
-      stderr: empty,
-    };
-  }
+  const tooLarge = stdinTooLarge(input, limits);
+  if (tooLarge) return tooLarge;
   const run = findExport(image, 'wasi:cli/run', 'run');
   if (!run || run.kind !== 'lift') {
     return { ok: false, error: { kind: 'invalid-module', message: 'component exports no wasi:cli/run interface: it is not a WASI 0.2 command (abi: component runs wasi:cli/run)' }, stdout: empty, stderr: empty };

@@ -10,7 +10,6 @@
  * fd-table, rights and path, the sandbox boundary), poll, proc. Each is a plain function taking the
  * instance's context first, so making an instance allocates no closures but the ones it imports.
  */
-import fs from 'node:fs';
 import nodePath from 'node:path';
 import type { DirGrant } from '../limits.js';
 import { argsEnvCalls, encodeZ } from './args-env.js';
@@ -20,6 +19,7 @@ import { errnoOf } from './errno.js';
 import { DEFAULT_MAX_OPEN_FILES, FdTable } from './fd-table.js';
 import { fsCalls } from './fs.js';
 import { GuestMemory } from './memory.js';
+import { grantedDirectory } from './path.js';
 import { pollCalls } from './poll.js';
 import { ProcExit, procCalls } from './proc.js';
 import { concat, OutputLimitExceeded } from './stdio.js';
@@ -59,13 +59,7 @@ const has = (name: string): boolean => Object.prototype.hasOwnProperty.call(call
 export function createWasi(opts: WasiOptions): Wasi {
   const fds = new FdTable(opts.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
   for (const g of opts.preopens) {
-    let hostReal: string;
-    try {
-      hostReal = fs.realpathSync(g.host);
-      if (!fs.statSync(hostReal).isDirectory()) throw new Error('not a directory');
-    } catch (err) {
-      throw new Error(`cannot grant directory ${g.host}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
-    }
+    const hostReal = grantedDirectory(g.host);
     fds.addPreopen({ hostReal, hostGiven: nodePath.resolve(g.host), writable: g.writable }, g.guest || '/');
   }
   const ctx: Ctx = {

@@ -162,3 +162,14 @@ export function confirmInside(nodeFd: number, grant: Grant): void {
   fs.closeSync(nodeFd);
   throw new Errno(E.NOTCAPABLE);
 }
+
+/** A granted host directory's real path (links resolved once, at grant time); an error a person can act on otherwise. */
+export function grantedDirectory(host: string): string {
+  try {
+    const real = fs.realpathSync(host);
+    if (!fs.statSync(real).isDirectory()) throw new Error('not a directory');
+    return real;
+  } catch (err) {
+    throw new Error(`cannot grant directory ${host}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
+  }
+}

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import nodePath from 'node:path';
 import type { DirGrant } from '../../limits.js';
+import { grantedDirectory } from '../../wasi/path.js';
 import { StreamFailed, type HostFuncs, type InputStream, type IoError, type OutputStream } from './io.js';
 
 interface Grant { hostReal: string; writable: boolean }
@@ -84,13 +85,7 @@ const SYMLINK_FOLLOW = 1;
 export function filesystemFuncs(grants: DirGrant[]): { funcs: HostFuncs; dispose(): void } {
   const open = new Set<Descriptor>();
   const preopens: [Descriptor, string][] = grants.map((g) => {
-    let hostReal: string;
-    try {
-      hostReal = fs.realpathSync(g.host);
-      if (!fs.statSync(hostReal).isDirectory()) throw new Error('not a directory');
-    } catch (err) {
-      throw new Error(`cannot grant directory ${g.host}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
-    }
+    const hostReal = grantedDirectory(g.host);
     const grant = { hostReal, writable: g.writable };
     return [{ kind: 'dir', host: hostReal, rel: [], grant, fd: -1, read: true, write: g.writable }, g.guest || '/'];
   });
