@@ -65,6 +65,10 @@ interface Store {
   watchers: Map<string, Set<() => void>>;
   insert(queue: string, e: Published, now: number): boolean;
   lease(queue: string, now: number, until: number): Row | undefined;
+  /** Leases up to `max` visible rows at once, oldest first (a source's read-ahead, decision 190). */
+  leaseMany(queue: string, now: number, until: number, max: number): Row[];
+  /** Gives back a lease never handed out: visible at once, its attempt not counted (if still ours). */
+  unlease(seq: number, attempt: number, now: number): void;
   nextVisible(queue: string, now: number): number | null;
   ack(seq: number): void;
   nack(seq: number, attempt: number, visibleAt: number): void;
@@ -129,6 +133,12 @@ function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Store {
      WHERE seq = (SELECT seq FROM messages WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT 1)
      RETURNING seq, id, source, subject, headers, body, attempt, enqueued_at`,
   );
+  const peekStmt = db.prepare(
+    `SELECT seq, id, source, subject, headers, body, attempt, enqueued_at FROM messages
+     WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?`,
+  );
+  const takeStmt = db.prepare(`UPDATE messages SET attempt = attempt + 1, leased = 1, visible_at = ? WHERE seq = ?`);
+  const unleaseStmt = db.prepare(`UPDATE messages SET attempt = attempt - 1, leased = 0, visible_at = ? WHERE seq = ? AND attempt = ?`);
   const nextVisibleStmt = db.prepare(`SELECT MIN(visible_at) AS t FROM messages WHERE queue = ? AND visible_at > ?`).pluck();
   const ackStmt = db.prepare(`DELETE FROM messages WHERE seq = ?`);
   const nackStmt = db.prepare(`UPDATE messages SET leased = 0, visible_at = ? WHERE seq = ? AND attempt = ?`);
@@ -191,6 +201,20 @@ function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Store {
       return r.changes > 0;
     },
     lease: (queue, now, until) => leaseStmt.get(until, queue, now) as Row | undefined,
+    leaseMany(queue, now, until, max) {
+      if (max <= 1) {
+        const row = leaseStmt.get(until, queue, now) as Row | undefined;
+        return row ? [row] : [];
+      }
+      // Inside batch()'s transaction, so the select and the updates are one atomic lease.
+      const rows = peekStmt.all(queue, now, max) as Row[];
+      for (const r of rows) {
+        takeStmt.run(until, r.seq);
+        r.attempt++;
+      }
+      return rows;
+    },
+    unlease: (seq, attempt, now) => void unleaseStmt.run(now, seq, attempt),
     nextVisible: (queue, now) => nextVisibleStmt.get(queue, now) as number | null,
     ack: (seq) => void ackStmt.run(seq),
     nack: (seq, attempt, visibleAt) => void nackStmt.run(visibleAt, seq, attempt),
@@ -271,7 +295,16 @@ export interface EmbeddedQueueOptions {
   visibilityTimeoutMs?: number;
   pollIntervalMs?: number;
   prefetch?: number;
+  /** Most rows one lease statement takes ahead of next(); 1 turns read-ahead off. */
+  leaseBatch?: number;
 }
+
+/**
+ * Read-ahead (decision 190): one lease takes up to this many rows, so a draining consumer pays one
+ * lease statement and commit per batch instead of per event. The rows wait in the source, leased
+ * but not handed out (prefetch still bounds what is handed out), and count as backlog in lag().
+ */
+export const defaultLeaseBatch = 16;
 
 /** A Source over one queue of <dataDir>/queue.db; smtp, http and cron sources wrap it. */
 export interface EmbeddedSource extends Source {
@@ -283,6 +316,14 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
   const queue = o.queue;
   const visibilityMs = o.visibilityTimeoutMs ?? defaultVisibilityTimeoutMs;
   const prefetch = Math.max(1, o.prefetch ?? Number.MAX_SAFE_INTEGER);
+  const leaseBatch = Math.max(1, Math.floor(o.leaseBatch ?? defaultLeaseBatch));
+  /**
+   * Rows leased ahead and not yet handed out, oldest first, each with its lease's end. A kill -9 leaves them leased, and they come back after the visibility timeout
+   * like any in-flight event (so nothing is lost, and the rows' primary key drops the duplicate).
+   */
+  let ahead: Array<{ row: Row; until: number }> = [];
+  /** Rows asked for by lease statements not yet committed. */
+  let leasing = 0;
   let store: Store | null = null;
   let ctx: SourceContext | null = null;
   let closed = false;
@@ -358,6 +399,24 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
     });
   }
 
+  /** Returns leased-ahead rows to the queue, visible at once, their attempt not counted. */
+  function giveBack(rows: Array<{ row: Row; until: number }>): Promise<void> {
+    if (rows === ahead) ahead = [];
+    const s = store;
+    if (!s || rows.length === 0) return Promise.resolve();
+    return s
+      .batch(() => {
+        const now = Date.now();
+        for (const { row } of rows) s.unlease(row.seq, row.attempt, now);
+      })
+      .then(
+        () => s.wake(queue, rows.length),
+        () => {
+          // queue.db already closed: the leases simply expire after the visibility timeout.
+        },
+      );
+  }
+
   const source: EmbeddedSource = {
     type,
     queue,
@@ -379,21 +438,33 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
           await waitForChange(s, signal, null, true);
           continue;
         }
-        const row = await s.batch(() => {
-          const now = Date.now();
-          return s.lease(queue, now, now + visibilityMs);
-        });
+        while (ahead.length > 0) {
+          const a = ahead.shift()!;
+          // Half its lease gone while it waited (a slow guest): give it back rather than hand out a
+          // lease that may run out under the replica; it is leased again, fresh, below.
+          if (Date.now() < a.until - visibilityMs / 2) return toDelivery(s, a.row);
+          void giveBack([a]);
+        }
+        // Not bounded by prefetch - held: a busy consumer sits near prefetch, which would leave one row
+        // per lease. Prefetch bounds what is handed out; concurrent callers each take at least one.
+        const want = Math.max(1, leaseBatch - leasing);
+        leasing += want;
+        const rows = await s
+          .batch(() => {
+            const now = Date.now();
+            const until = now + visibilityMs;
+            return s.leaseMany(queue, now, until, want).map((row) => ({ row, until }));
+          })
+          .finally(() => (leasing -= want));
         if (closed || signal.aborted) {
-          if (row) {
-            // Too late to hand out: make it visible again at once rather than after the timeout.
-            await s.batch(() => s.nack(row.seq, row.attempt, Date.now())).catch(() => {
-              // queue.db already closed: the lease simply expires after the visibility timeout.
-            });
-            s.wake(queue, 1);
-          }
+          // Too late to hand out: make them visible again at once rather than after the timeout.
+          void giveBack(rows);
           return null;
         }
-        if (row) return toDelivery(s, row);
+        if (rows.length > 0) {
+          ahead.push(...rows.slice(1));
+          return toDelivery(s, rows[0]!.row);
+        }
         const now = Date.now();
         const at = s.nextVisible(queue, now);
         await waitForChange(s, signal, at === null ? null : at - now, false);
@@ -401,7 +472,9 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
     },
     async lag(): Promise<LagReport> {
       const st = need().stats(queue, Date.now());
-      return { lag: st.ready + st.delayed + st.inFlight, inFlight: st.inFlight };
+      // Rows leased ahead are still waiting for a replica: backlog, not in flight.
+      const inFlight = Math.max(0, st.inFlight - ahead.length);
+      return { lag: st.ready + st.delayed + st.inFlight, inFlight };
     },
     async publish(e) {
       const s = need();
@@ -413,9 +486,12 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
       if (closed) return;
       closed = true;
       wakeSettled();
+      // Committed before close() resolves, so the next consumer finds them visible at once.
+      const back = giveBack(ahead);
       if (store) {
         for (const w of [...(store.waiters.get(queue) ?? [])]) w();
         removeFrom(store.watchers, queue, notify);
+        await back;
         releaseStore(store);
       }
     },
