@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createEmbeddedQueue } from '../src/sources/embedded.js';
-import { createScaleLoop, parseScalingSpec, withTriggers } from '../src/scaling/index.js';
+import { createEmbeddedQueue } from '../dist/sources/embedded.js';
+import { createScaleLoop, parseScalingSpec, withTriggers } from '../dist/scaling/index.js';
 
 const log = { info() {}, warn() {}, error() {} };
 const clock = { now: () => Date.now(), setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };

@@ -12,12 +12,12 @@ import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { createClient, RESP_TYPES } from 'redis';
 import amqp from 'amqplib';
 import mqtt from 'mqtt';
-import type { Source, SourceFactory } from '../src/core/index.js';
+import type { Source, SourceFactory } from '../dist/core/index.js';
 import { canConnect } from '../test/helpers/services.js';
-import * as natsSrc from '../src/sources/nats-jetstream.js';
-import * as redisSrc from '../src/sources/redis-streams.js';
-import * as rabbitSrc from '../src/sources/rabbitmq.js';
-import * as mqttSrc from '../src/sources/mqtt.js';
+import * as natsSrc from '../dist/sources/nats-jetstream.js';
+import * as redisSrc from '../dist/sources/redis-streams.js';
+import * as rabbitSrc from '../dist/sources/rabbitmq.js';
+import * as mqttSrc from '../dist/sources/mqtt.js';
 
 const N = Number(process.env.BENCH_BROKERS_N ?? 5000);
 const PREFETCH = 64;

@@ -7,9 +7,9 @@
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { compileModule } from '../src/wasm/compile.js';
-import { createHttpWasmGuest, emptyResponse, type HttpRequestModel, type InstanceMode } from '../src/wasm/http-wasm.js';
-import { startHttpProxy } from '../src/server/http-proxy.js';
+import { compileModule } from '../dist/wasm/compile.js';
+import { createHttpWasmGuest, emptyResponse, type HttpRequestModel, type InstanceMode } from '../dist/wasm/http-wasm.js';
+import { startHttpProxy } from '../dist/server/http-proxy.js';
 
 const noopWat = `(module (memory (export "memory") 1)
   (func (export "handle_request") (result i64) (i64.const 1))

@@ -3,41 +3,29 @@
 // `node` child process, all measured in this run.
 // Usage: npm run bench pool   (FW_BENCH_TRIALS=200 warm trials; FW_BENCH_COLD_TRIALS=20 cold ones)
 //
-// The runtime is bundled with esbuild into a temp dir first, so the worker threads and the child
-// process load plain JavaScript as they do from dist/ (under tsx each thread would transpile TypeScript
-// on start, which is not what a deployed host pays).
+// The runtime is loaded from dist/ (run `npx tsc -p tsconfig.json` first), so the worker threads and the
+// child process load the compiled JavaScript a deployed host runs (under tsx each thread would
+// transpile TypeScript on start).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-import type { CommandJob } from '../src/runtime/pool.js';
+import type { CommandJob } from '../dist/runtime/pool.js';
 
-type PoolMod = typeof import('../src/runtime/pool.js');
-type WasmMod = typeof import('../src/wasm/index.js');
+type PoolMod = typeof import('../dist/runtime/pool.js');
+type WasmMod = typeof import('../dist/wasm/index.js');
 
-async function bundle(dir: string): Promise<{ pool: PoolMod; wasm: WasmMod }> {
-  await build({
-    entryPoints: {
-      pool: path.join(root, 'src/runtime/pool.ts'),
-      worker: path.join(root, 'src/runtime/worker.ts'),
-      wasm: path.join(root, 'src/wasm/index.ts'),
-    },
-    outdir: dir,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'error',
-  });
-  fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}');
+const dist = path.join(root, 'dist');
+
+async function load(): Promise<{ pool: PoolMod; wasm: WasmMod }> {
+  if (!fs.existsSync(path.join(dist, 'runtime', 'pool.js'))) throw new Error('dist/ is missing: run `npx tsc -p tsconfig.json` first');
   return {
-    pool: (await import(pathToFileURL(path.join(dir, 'pool.js')).href)) as PoolMod,
-    wasm: (await import(pathToFileURL(path.join(dir, 'wasm.js')).href)) as WasmMod,
+    pool: (await import(pathToFileURL(path.join(dist, 'runtime', 'pool.js')).href)) as PoolMod,
+    wasm: (await import(pathToFileURL(path.join(dist, 'wasm', 'index.js')).href)) as WasmMod,
   };
 }
 
@@ -51,9 +39,8 @@ const ms = (us: number) => `${(us / 1000).toFixed(2)} ms`;
 export async function run(): Promise<void> {
   const trials = Number(process.env.FW_BENCH_TRIALS ?? 200);
   const coldTrials = Number(process.env.FW_BENCH_COLD_TRIALS ?? 20);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-bench-pool-'));
-  try {
-    const { pool: rt, wasm } = await bundle(dir);
+  {
+    const { pool: rt, wasm } = await load();
     const guestPath = path.join(root, 'guests/build/echo.wasm');
     const { module } = wasm.loadModule(guestPath);
     const stdin = new TextEncoder().encode('{"hello":"world"}\n');
@@ -94,7 +81,7 @@ export async function run(): Promise<void> {
     }
 
     // 3. Cold process: `node` starts, loads the runtime, compiles the module, runs the event, prints.
-    const script = `import { loadModule, runWasiCommand, defaultLimits } from ${JSON.stringify(pathToFileURL(path.join(dir, 'wasm.js')).href)};
+    const script = `import { loadModule, runWasiCommand, defaultLimits } from ${JSON.stringify(pathToFileURL(path.join(dist, 'wasm', 'index.js')).href)};
 const { module } = loadModule(${JSON.stringify(guestPath)});
 const r = runWasiCommand(module, { stdin: new TextEncoder().encode(${JSON.stringify(new TextDecoder().decode(stdin))}), env: {}, args: [] }, defaultLimits);
 process.stdout.write(r.stdout); process.exitCode = r.ok ? 0 : 1;`;
@@ -119,7 +106,5 @@ process.stdout.write(r.stdout); process.exitCode = r.ok ? 0 : 1;`;
     console.log(`  warm thread, replicas 0->1   p50 ${ms(w.p50)}  p99 ${ms(w.p99)}  (${trials} trials, ${cold} cold)  goal <= 2 ms p50: ${w.p50 <= 2000 ? 'met' : 'NOT met'}`);
     console.log(`  cold worker thread           p50 ${ms(t.p50)}  p99 ${ms(t.p99)}  (${coldTrials} trials)  ratio ${(t.p50 / w.p50).toFixed(0)}x`);
     console.log(`  cold node child process      p50 ${ms(c.p50)}  p99 ${ms(c.p99)}  (${coldTrials} trials)  ratio ${(c.p50 / w.p50).toFixed(0)}x`);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 }

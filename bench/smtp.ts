@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { SMTPServer } from 'smtp-server';
-import { create, type SmtpSource } from '../src/sources/smtp.js';
+import { create, type SmtpSource } from '../dist/sources/smtp.js';
 
 /**
  * Mails/s through the SMTP source (parse + commit to the embedded queue before 250), each with one

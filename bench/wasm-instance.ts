@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultLimits, loadModule, runWasiCommand } from '../src/wasm/index.js';
+import { defaultLimits, loadModule, runWasiCommand } from '../dist/wasm/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
