@@ -330,7 +330,12 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
   let held = 0;
   /** Woken when a delivery settles or the source closes (prefetch bound, close). */
   const settleWaiters = new Set<() => void>();
-  const notify = () => ctx?.notify();
+  /** Wakes seen on this queue (publish, nack, poll): a lease that found nothing retries if one came meanwhile. */
+  let wakes = 0;
+  const notify = () => {
+    wakes++;
+    ctx?.notify();
+  };
 
   const need = (): Store => {
     if (!store) throw new Error(`${type} source for queue "${queue}" is not started`);
@@ -448,6 +453,7 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
         // Not bounded by prefetch - held: a busy consumer sits near prefetch, which would leave one row
         // per lease. Prefetch bounds what is handed out; concurrent callers each take at least one.
         const want = Math.max(1, leaseBatch - leasing);
+        const wakesBefore = wakes;
         leasing += want;
         const rows = await s
           .batch(() => {
@@ -463,8 +469,15 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
         }
         if (rows.length > 0) {
           ahead.push(...rows.slice(1));
+          // Other next() calls may be waiting on this queue: the rows just read ahead are leased, so
+          // no publish or poll will wake them for these; wake them here, one per row.
+          if (rows.length > 1) s.wake(queue, rows.length - 1);
           return toDelivery(s, rows[0]!.row);
         }
+        // A concurrent next() leased this batch's rows ahead in the same commit: take one of those.
+        if (ahead.length > 0) continue;
+        // Rows arrived after the lease ran but before this caller waits: their wake has passed already.
+        if (wakes !== wakesBefore) continue;
         const now = Date.now();
         const at = s.nextVisible(queue, now);
         await waitForChange(s, signal, at === null ? null : at - now, false);

@@ -113,3 +113,33 @@ test('a consumer killed -9 holding a read-ahead loses nothing and duplicates not
   assert.deepEqual([...got].sort(), ['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9']);
   assert.deepEqual(await s.lag(), { lag: 0, inFlight: 0 });
 });
+
+test('next() calls already waiting when a batch arrives are all served from the read-ahead', async (t) => {
+  const dir = tempDir(t);
+  const src = await started(createEmbeddedQueue(dir, { queue: 'q', prefetch: 4, pollIntervalMs: 50 }));
+  t.after(() => src.close());
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  for (let round = 0; round < 4; round++) {
+    // Two replicas wait; five events arrive. One lease takes them all; the other waiter must not
+    // stay parked on a queue whose rows are all leased ahead (no publish or poll would wake it).
+    const waiting = [src.next(ac.signal), src.next(ac.signal)];
+    // Published together, so they commit in one flush and both waiters wake into the same lease;
+    // in odd rounds once both wait, in even ones while their first lease is still on its way.
+    if (round % 2 === 1) await new Promise((r) => setTimeout(r, 50));
+    await Promise.all(Array.from({ length: 5 }, (_, i) => src.publish({ id: `r${round}-${i}`, source: 'embedded', subject: 'q', headers: {}, body: Buffer.from('x') })));
+    let timer: NodeJS.Timeout | undefined;
+    const got = await Promise.race([
+      Promise.all(waiting),
+      new Promise<'stalled'>((r) => (timer = setTimeout(() => r('stalled'), 10_000))),
+    ]);
+    clearTimeout(timer);
+    assert.notEqual(got, 'stalled', `round ${round}: a waiting next() was never served`);
+    for (const d of got as Array<Awaited<ReturnType<Source['next']>>>) {
+      assert.ok(d, `round ${round}: a waiting next() resolved without a delivery`);
+      await d.ack();
+    }
+  }
+  const rest = await drainAll(src);
+  assert.equal(rest.length, 20 - 8, 'every event is delivered once');
+});
