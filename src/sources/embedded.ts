@@ -454,10 +454,11 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
         // per lease. Prefetch bounds what is handed out; concurrent callers each take at least one.
         const want = Math.max(1, leaseBatch - leasing);
         const wakesBefore = wakes;
+        let leasedAt = Date.now();
         leasing += want;
         const rows = await s
           .batch(() => {
-            const now = Date.now();
+            const now = (leasedAt = Date.now());
             const until = now + visibilityMs;
             return s.leaseMany(queue, now, until, want).map((row) => ({ row, until }));
           })
@@ -478,8 +479,10 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
         if (ahead.length > 0) continue;
         // Rows arrived after the lease ran but before this caller waits: their wake has passed already.
         if (wakes !== wakesBefore) continue;
+        // Counted from the lease's own clock: a row that became visible since (a nack's short backoff)
+        // gives a wait of ~0 instead of none at all (which would wait for a wake that never comes).
         const now = Date.now();
-        const at = s.nextVisible(queue, now);
+        const at = s.nextVisible(queue, leasedAt);
         await waitForChange(s, signal, at === null ? null : at - now, false);
       }
     },
