@@ -9,7 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import {
-  createHttpWasmGuest, headerMapFrom, HttpWasmUnavailable, HttpWasmViolation, nodeHandler,
+  collect, createHttpWasmGuest, headerMapFrom, HttpWasmUnavailable, HttpWasmViolation, nodeHandler,
   type HttpRequestModel, type HttpResponseModel, type HttpWasmGuest, type HttpWasmLogger, type InstanceMode, type NextFn,
 } from '../wasm/http-wasm.js';
 import { defaultLimits, type Limits } from '../wasm/limits.js';
@@ -390,17 +390,4 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
   };
 }
 
-async function collect(body: Readable, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of body) {
-    n += (chunk as Buffer).length;
-    if (n > max) {
-      body.destroy();
-      throw new Error(`response body over ${max} bytes cannot be buffered`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 

@@ -20,12 +20,12 @@ import {
   BodyKind, Feature, HeaderKind, emptyResponse, headerMapFrom, isFieldValue, isOriginForm, isToken, supportedFeatures,
   type HeaderMap, type HttpRequestModel, type HttpResponseModel,
 } from './http-wasm/model.js';
-import { nodeHandler } from './http-wasm/node-io.js';
+import { collect, nodeHandler } from './http-wasm/node-io.js';
 import { createWasi, ProcExit, type Wasi } from './wasi.js';
 import { importObject, makeMemory } from './wasi-command.js';
 
 export * from './http-wasm/model.js';
-export { nodeHandler, readRequestModel, writeResponseModel, writeViolation } from './http-wasm/node-io.js';
+export { collect, nodeHandler, readRequestModel, writeResponseModel, writeViolation } from './http-wasm/node-io.js';
 
 /** pino-compatible subset. */
 export interface HttpWasmLogger {
@@ -592,19 +592,6 @@ export function chainGuests(guests: HttpWasmGuest[], last?: NextFn): NextFn {
   return next;
 }
 
-async function collect(body: Readable, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of body) {
-    n += (chunk as Buffer).length;
-    if (n > max) {
-      body.destroy();
-      throw new Error(`response body over ${max} bytes cannot be buffered`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 function exitCode(err: unknown): number | null {
   return err instanceof ProcExit ? err.code : null;

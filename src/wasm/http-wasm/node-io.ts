@@ -1,5 +1,6 @@
 /** Between Node's http objects and the request/response model the guests see. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { headerMapFrom, headerObject, hopByHop, type HttpRequestModel, type HttpResponseModel } from './model.js';
 
@@ -112,4 +113,19 @@ export function nodeHandler<N>(run: (model: HttpRequestModel, next?: N) => Promi
     }
     await writeResponseModel(res, resp);
   };
+}
+
+/** An upstream body buffered for a guest that asked for it, up to max bytes. */
+export async function collect(body: Readable, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body) {
+    n += (chunk as Buffer).length;
+    if (n > max) {
+      body.destroy();
+      throw new Error(`response body over ${max} bytes cannot be buffered`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
