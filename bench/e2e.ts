@@ -3,12 +3,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { SMTPServer } from 'smtp-server';
+import { bare as bareSmtp, sendAll } from './smtp.js';
 
 /**
  * The whole path, measured from outside as a user runs it: `featherweight up` from dist/ in its own
@@ -18,15 +16,14 @@ import { SMTPServer } from 'smtp-server';
  * - events: N events pre-filled on the embedded queue, drained through a copy guest (echo.wasm) into
  *   the SQLite sink. Baseline: the least a durable SQLite queue must do per event, raw better-sqlite3
  *   INSERT + DELETE with one commit each, same pragmas as the embedded queue.
- * - mails: M mails with one 20-line attachment over 8 SMTP connections (nodemailer on a worker
- *   thread) into the mail demo's component (smtp trigger, mail-lines guest, SQLite sink), until all
+ * - mails: M mails with one 20-line attachment over 8 SMTP connections (bench/smtp.ts's client, on a
+ *   worker thread) into the mail demo's component (smtp trigger, mail-lines guest, SQLite sink), until all
  *   rows are there. Baseline: the same client against a bare smtp-server that discards each mail.
  *
  * Env: FW_BENCH_EVENTS (20000), FW_BENCH_MAILS (2000), FW_BENCH_CONNECTIONS (8).
  */
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
 const bin = path.join(root, 'bin', 'featherweight.js');
 const guests = path.join(root, 'guests', 'build');
 
@@ -162,60 +159,6 @@ components:
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-// CommonJS worker: nodemailer by absolute path, so no loader is needed in the thread.
-const clientSource = `
-const { parentPort, workerData } = require('node:worker_threads');
-const nodemailer = require(workerData.nodemailer);
-const { port, n, connections } = workerData;
-const tx = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: connections, maxMessages: Infinity });
-const attachment = Array.from({ length: 20 }, (_, i) => 'line ' + i + ': the quick brown fox jumps over the lazy dog').join('\\n');
-let next = 0, failed = 0;
-const t0 = performance.now();
-const one = async () => {
-  while (next < n) {
-    const i = next++;
-    try {
-      await tx.sendMail({ from: 'bench@featherweight.test', to: 'inbox@featherweight.test', subject: 'bench ' + i, text: 'mail ' + i, attachments: [{ filename: 'lines.txt', content: attachment }] });
-    } catch { failed++; }
-  }
-};
-Promise.all(Array.from({ length: connections * 4 }, one)).then(() => {
-  const s = (performance.now() - t0) / 1000;
-  tx.close();
-  parentPort.postMessage({ rate: n / s, failed });
-});
-`;
-
-function sendAll(port: number, n: number, connections: number): Promise<{ rate: number; failed: number }> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(clientSource, { eval: true, workerData: { port, n, connections, nodemailer: require.resolve('nodemailer') } });
-    w.once('message', (m: { rate: number; failed: number }) => {
-      void w.terminate();
-      resolve(m);
-    });
-    w.once('error', reject);
-  });
-}
-
-async function bareSmtp(n: number, connections: number) {
-  const srv = new SMTPServer({
-    logger: false,
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onData(stream, _s, cb) {
-      stream.on('data', () => {});
-      stream.on('end', () => cb());
-    },
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.server.address() as { port: number }).port;
-  try {
-    return await sendAll(port, n, connections);
-  } finally {
-    await new Promise<void>((r) => srv.close(() => r()));
   }
 }
 

@@ -44,7 +44,7 @@ Promise.all(Array.from({ length: connections * 4 }, one)).then(() => {
 interface Result { rate: number; failed: number; serverMsPerMail: number }
 
 /** Also measures the server's own cost: this thread's busy event-loop time per mail. */
-function sendAll(port: number, n: number, connections: number): Promise<Result> {
+export function sendAll(port: number, n: number, connections: number): Promise<Result> {
   const elu0 = performance.eventLoopUtilization();
   return new Promise((resolve, reject) => {
     const w = new Worker(clientSource, { eval: true, workerData: { port, n, connections, nodemailer: require.resolve('nodemailer') } });
@@ -57,7 +57,7 @@ function sendAll(port: number, n: number, connections: number): Promise<Result> 
   });
 }
 
-async function bare(n: number, connections: number) {
+export async function bare(n: number, connections: number) {
   const srv = new SMTPServer({
     logger: false,
     authOptional: true,
