@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createEmbeddedQueue } from '../dist/sources/embedded.js';
+import { createEmbeddedQueue } from '../dist/sources/embedded/index.js';
 import { createScaleLoop, parseScalingSpec, withTriggers } from '../dist/scaling/index.js';
 
 const log = { info() {}, warn() {}, error() {} };

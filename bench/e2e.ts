@@ -131,7 +131,7 @@ function rawQueue(n: number): number {
 async function events(n: number) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-bench-e2e-'));
   try {
-    const { openQueue } = (await import(path.join(root, 'dist', 'sources', 'embedded.js'))) as typeof import('../src/sources/embedded.js');
+    const { openQueue } = (await import(path.join(root, 'dist', 'sources', 'embedded', 'index.js'))) as typeof import('../src/sources/embedded/index.js');
     const q = openQueue(dir);
     for (let i = 0; i < n; i++) q.send('copy', { body: Buffer.from(`{"n":${i}}\n`) });
     q.close();

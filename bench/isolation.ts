@@ -161,7 +161,7 @@ components:
 async function once(n: number, hostileN: number, withHostile: boolean) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-bench-isolation-'));
   try {
-    const { openQueue } = (await import(path.join(root, 'dist', 'sources', 'embedded.js'))) as typeof import('../src/sources/embedded.js');
+    const { openQueue } = (await import(path.join(root, 'dist', 'sources', 'embedded', 'index.js'))) as typeof import('../src/sources/embedded/index.js');
     const q = openQueue(dir);
     for (let i = 0; i < n; i++) q.send('good', { body: Buffer.from(`{"n":${i}}\n`) });
     if (withHostile) for (const name of hostileQueued) for (let i = 0; i < hostileN; i++) q.send(name, { body: Buffer.from('x') });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { createEmbeddedQueue } from '../dist/sources/embedded.js';
+import { createEmbeddedQueue } from '../dist/sources/embedded/index.js';
 
 /**
  * Embedded queue, end to end in one process: a producer publishes N events while C consumers loop

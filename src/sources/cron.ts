@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import { z } from 'zod';
 import type { SourceFactory } from '../core/source.js';
 import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
-import { createEmbeddedQueue, queueMetadataKeys, queueOptions, type EmbeddedSource } from './embedded.js';
+import { createEmbeddedQueue, queueMetadataKeys, queueOptions, type EmbeddedSource } from './embedded/index.js';
 
 /**
  * Cron trigger: each tick of `schedule` publishes one event into the component's embedded queue.

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { SourceFactory } from '../core/source.js';
 import { parseSize } from '../core/units.js';
 import { parseOrThrow } from '../core/validation.js';
-import { createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, unitKey, type EmbeddedSource } from './embedded.js';
+import { createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, unitKey, type EmbeddedSource } from './embedded/index.js';
 
 /**
  * HTTP ingress: `POST /v1/components/:name/events` (served by src/server) calls acceptHttpEvent,

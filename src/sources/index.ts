@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { SourceFactory } from '../core/source.js';
 import type { Parsed } from '../core/validation.js';
-import * as embedded from './embedded.js';
+import * as embedded from './embedded/index.js';
 import * as smtp from './smtp.js';
 import * as http from './http.js';
 import * as cron from './cron.js';

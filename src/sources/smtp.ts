@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { SourceFactory } from '../core/source.js';
 import { parseSize } from '../core/units.js';
 import { configOrThrow, parseWith, type ParseContext, type Parsed } from '../core/validation.js';
-import { createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, unitKey, type EmbeddedSource } from './embedded.js';
+import { createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, unitKey, type EmbeddedSource } from './embedded/index.js';
 
 /**
  * SMTP trigger: an smtp-server whose accepted mails become events on the component's embedded

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { openQueue } from '../../src/sources/embedded.js';
+import { openQueue } from '../../src/sources/embedded/index.js';
 import { parseManifest } from '../../src/app/manifest.js';
 import { oneComponent, tempDir, waitUntil, withApp, guest } from './helpers.js';
 import { spawnCli, runCli } from '../helpers/cli.js';

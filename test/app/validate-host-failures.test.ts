@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startDispatcher, type Outcome } from '../../src/app/dispatcher.js';
-import { create as embedded } from '../../src/sources/embedded.js';
+import { create as embedded } from '../../src/sources/embedded/index.js';
 import { create as sqlite } from '../../src/sinks/sqlite.js';
 import { openDeadLetters } from '../../src/sources/dead-letters.js';
 import type { Pool } from '../../src/runtime/pool.js';

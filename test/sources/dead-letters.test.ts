@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openDeadLetters } from '../../src/sources/dead-letters.js';
-import { openQueue } from '../../src/sources/embedded.js';
+import { openQueue } from '../../src/sources/embedded/index.js';
 import { runCli } from '../helpers/cli.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { create, openQueue } from '../../src/sources/embedded.js';
+import { create, openQueue } from '../../src/sources/embedded/index.js';
 import { runCli } from '../helpers/cli.js';
 
 test('featherweight queue send (file, stdin, default queue) and queue stats', async (t) => {

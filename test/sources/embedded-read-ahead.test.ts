@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { createEmbeddedQueue, defaultLeaseBatch, openQueue } from '../../src/sources/embedded.js';
+import { createEmbeddedQueue, defaultLeaseBatch, openQueue } from '../../src/sources/embedded/index.js';
 import type { Source } from '../../src/core/source.js';
 import { repoRoot } from '../helpers/cli.js';
 
@@ -84,7 +84,7 @@ test('a consumer killed -9 holding a read-ahead loses nothing and duplicates not
   for (let i = 0; i < 10; i++) q.send('crash', { id: `c${i}`, body: Buffer.from(`${i}`) });
   // It acks the first event, holds the second un-acked and eight more read ahead, then is killed.
   const script = `
-    import { createEmbeddedQueue } from ${JSON.stringify(path.join(repoRoot, 'src/sources/embedded.ts'))};
+    import { createEmbeddedQueue } from ${JSON.stringify(path.join(repoRoot, 'src/sources/embedded/index.ts'))};
     const s = createEmbeddedQueue(${JSON.stringify(dir)}, { queue: 'crash', visibilityTimeoutMs: 1500, prefetch: 2 });
     await s.start({ notify() {}, log: { info() {}, warn() {}, error() {} } });
     const d = await s.next(new AbortController().signal);

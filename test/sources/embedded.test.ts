@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { create, openQueue, createEmbeddedQueue } from '../../src/sources/embedded.js';
+import { create, openQueue, createEmbeddedQueue } from '../../src/sources/embedded/index.js';
 import { sources } from '../../src/sources/index.js';
 import type { Source, SourceContext } from '../../src/core/source.js';
 import { runCli, repoRoot } from '../helpers/cli.js';
@@ -163,7 +163,7 @@ test('a consumer killed -9 while holding a lease loses nothing', async (t) => {
   t.after(() => q.close());
   q.send('crash', { id: 'c1', body: Buffer.from('payload') });
   const script = `
-    import { create } from ${JSON.stringify(path.join(repoRoot, 'src/sources/embedded.ts'))};
+    import { create } from ${JSON.stringify(path.join(repoRoot, 'src/sources/embedded/index.ts'))};
     const s = create({ visibilityTimeout: '1500ms' }, { component: 'crash', dataDir: ${JSON.stringify(dir)}, prefetch: 1 });
     await s.start({ notify() {}, log: { info() {}, warn() {}, error() {} } });
     const d = await s.next(new AbortController().signal);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import net from 'node:net';
 import nodemailer from 'nodemailer';
 import { create, type SmtpSource, type MailEventBody } from '../../src/sources/smtp.js';
-import { openQueue } from '../../src/sources/embedded.js';
+import { openQueue } from '../../src/sources/embedded/index.js';
 
 const quiet = { notify() {}, log: { info() {}, warn() {}, error() {} } };
 

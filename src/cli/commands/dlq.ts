@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { openDeadLetters, type DeadLetter } from '../../sources/dead-letters.js';
-import { openQueue } from '../../sources/embedded.js';
+import { openQueue } from '../../sources/embedded/index.js';
 import { embeddedQueueTypes, sources } from '../../sources/index.js';
 import type { AppManifest } from '../../app/manifest.js';
 import { publicDeadLetter } from '../../server/http-util.js';

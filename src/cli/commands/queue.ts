@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { openQueue, type QueueStats } from '../../sources/embedded.js';
+import { openQueue, type QueueStats } from '../../sources/embedded/index.js';
 import type { AppManifest } from '../../app/manifest.js';
 import { existingStateFile, resolveState, stateOptionHelp, type StateFlags } from '../state.js';
 
