@@ -24,6 +24,11 @@ import { hpaSync, newHpaState, recordInitialRecommendation, type HpaMetric, type
 
 /** Kubernetes' --horizontal-pod-autoscaler-sync-period; `simulate` uses it. */
 export const KUBERNETES_HPA_SYNC_MS = 15_000;
+/**
+ * Above zero, a push re-reads the metrics at most this often: it only refreshes lastActiveTime
+ * there, which matters at cooldownPeriod's scale (seconds), while sources push on every event.
+ */
+export const PUSH_REFRESH_MS = 200;
 /** In-process default: replicas start in microseconds, so the HPA step need not wait 15 s. */
 export const DEFAULT_HPA_SYNC_MS = 1_000;
 
@@ -276,6 +281,7 @@ export function createScaleLoop(opts: ScaleLoopOptions): ScaleLoop {
   let lastDecision: Decision | null = null;
   const recentDecisions: Decision[] = [];
   let pushInFlight = false;
+  let lastPushRead = -Infinity;
 
   const ready = () => target.readyReplicas?.() ?? target.currentReplicas();
 
@@ -367,9 +373,14 @@ export function createScaleLoop(opts: ScaleLoopOptions): ScaleLoop {
         return;
       }
       // At zero this activates as soon as the read returns; above zero the HPA owns the count and a
-      // push only refreshes lastActiveTime (as KEDA's external-push does). One read at a time.
+      // push only refreshes lastActiveTime (as KEDA's external-push does), so there one read per
+      // PUSH_REFRESH_MS is enough: a busy source notifies on every publish and lease, and each read
+      // is a metrics query (decision 232). One read at a time.
       if (pushInFlight) return;
+      const now = clock.now();
+      if (target.currentReplicas() > 0 && now - lastPushRead < PUSH_REFRESH_MS) return;
       pushInFlight = true;
+      lastPushRead = now;
       void read().then((v) => {
         pushInFlight = false;
         pushWith(v);

@@ -8,8 +8,9 @@ import {
 } from './table.js';
 
 /**
- * SQLite sink: one table per component in <dataDir>/rows.db (or `path`). The records of one event
- * are written in IMMEDIATE transactions of `writeSlice` records with INSERT ... ON CONFLICT DO
+ * SQLite sink: one table per component in <dataDir>/rows.db (or `path`). Small events whose writes
+ * arrive in the same event-loop turn share one transaction (group commit, decision 232); a larger
+ * event is written in IMMEDIATE transactions of `writeSlice` records with INSERT ... ON CONFLICT DO
  * NOTHING on the primary key (event_id, record_index), yielding to the event loop between two, so a
  * large event never holds the main thread for long (better-sqlite3 is synchronous). A redelivered
  * event writes nothing twice: the slices it had committed conflict and are skipped. write()
@@ -59,7 +60,14 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
   /** lower-cased name -> the column's name (SQLite column names are case-insensitive). */
   let columns = new Map<string, string>();
   const inserts = new Map<string, Database.Statement>();
-  let writeTx: ((eventId: string, records: SinkRecord[], from: number, to: number) => void) | null = null;
+  type WriteBody = (eventId: string, records: SinkRecord[], from: number, to: number) => void;
+  let writeTx: WriteBody | null = null;
+  /** One IMMEDIATE transaction over several small events (group commit). */
+  let batchTx: ((batch: Pending[]) => void) | null = null;
+  type Pending = { eventId: string; records: SinkRecord[]; resolve: () => void; reject: (err: unknown) => void };
+  let batch: Pending[] = [];
+  let batchRecords = 0;
+  let batchScheduled = false;
   /** Record columns the table has (the reserved ones not counted). */
   const recordColumnCount = () => columns.size - 3;
   /** The event's keys the table has no column for, one per case-insensitive name. */
@@ -86,6 +94,45 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
     return stmt;
   }
 
+  /** A rolled-back transaction may have added columns that are gone again: re-read them. */
+  const forgetRolledBack = (d: Database.Database) => {
+    loadColumns(d);
+    inserts.clear();
+  };
+
+  /**
+   * Group commit: the small events whose write() came in the same event-loop turn (results of
+   * several replicas arrive together) commit in one transaction, as the embedded queue batches its
+   * acks. If that transaction fails (one event's new column past the cap), each event is retried in
+   * a transaction of its own, so only the event at fault fails.
+   */
+  function flushBatch(): void {
+    batchScheduled = false;
+    const b = batch;
+    batch = [];
+    batchRecords = 0;
+    if (b.length === 0) return;
+    if (!db) {
+      for (const p of b) p.reject(new Error(`sqlite sink ${table} was closed before event ${p.eventId} was written; it will be written again on redelivery`));
+      return;
+    }
+    try {
+      batchTx!(b);
+      for (const p of b) p.resolve();
+    } catch {
+      forgetRolledBack(db);
+      for (const p of b) {
+        try {
+          writeTx!(p.eventId, p.records, 0, p.records.length);
+          p.resolve();
+        } catch (err) {
+          forgetRolledBack(db);
+          p.reject(err);
+        }
+      }
+    }
+  }
+
   const sink: SqliteSink = {
     type: 'sqlite',
     table,
@@ -104,7 +151,7 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
         PRIMARY KEY (event_id, record_index)
       )`);
       loadColumns(d);
-      writeTx = d.transaction((eventId: string, records: SinkRecord[], from: number, to: number) => {
+      const body: WriteBody = (eventId, records, from, to) => {
         // Records of one event usually share their keys: reuse the last record's statement then.
         let lastKeys: string[] = [];
         let lastStmt: Database.Statement | null = null;
@@ -139,7 +186,11 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
           lastKeys = keys;
           lastStmt.run(eventId, index, ...keys.map((k) => toSqlValue(record[k])));
         }
-      }).immediate as unknown as (eventId: string, records: SinkRecord[], from: number, to: number) => void;
+      };
+      writeTx = d.transaction(body).immediate as unknown as WriteBody;
+      batchTx = d.transaction((b: Pending[]) => {
+        for (const p of b) body(p.eventId, p.records, 0, p.records.length);
+      }).immediate as unknown as (b: Pending[]) => void;
       db = d;
     },
     async write(eventId, records) {
@@ -152,12 +203,28 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
         added = missing(keys);
         checkColumnBudget(table, recordColumnCount(), added, maxColumns);
       }
+      if (records.length <= writeSlice) {
+        if (batchRecords + records.length > writeSlice) flushBatch();
+        return new Promise<void>((resolve, reject) => {
+          batch.push({ eventId, records, resolve, reject });
+          batchRecords += records.length;
+          if (!batchScheduled) {
+            batchScheduled = true;
+            setImmediate(flushBatch);
+          }
+        });
+      }
       for (let from = 0; from < records.length; from += writeSlice) {
         if (from > 0) {
           await yieldToLoop();
           if (db !== d) throw new Error(`sqlite sink ${table} was closed while writing event ${eventId}; it will be written again on redelivery`);
         }
-        writeTx!(eventId, records, from, Math.min(records.length, from + writeSlice));
+        try {
+          writeTx!(eventId, records, from, Math.min(records.length, from + writeSlice));
+        } catch (err) {
+          forgetRolledBack(d);
+          throw err;
+        }
       }
     },
     async rows(q) {
@@ -179,6 +246,7 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
       return need().prepare(`SELECT COUNT(*) FROM ${t}`).pluck().get() as number;
     },
     async close() {
+      flushBatch();
       db?.close();
       db = null;
       inserts.clear();

@@ -123,3 +123,29 @@ test('a record with more keys than the column cap is refused with a RecordError 
   await assert.rejects(small.write('b', [{ x: 1, z: 3 }]), /narrow would grow to 3 columns, above its cap of 2/);
   assert.equal(await small.count(), 2);
 });
+
+test('small events written in the same turn commit together; one failing event fails alone', async (t) => {
+  const dir = tempDir(t);
+  const sink = create({ type: 'sqlite', table: 'grouped', maxColumns: 1 }, { dataDir: dir, component: 'x' });
+  await sink.start();
+  t.after(() => sink.close());
+  // Both pass write()'s column check (the table has no record column yet); inside the shared
+  // transaction the second new column passes the cap, so the group is retried one event at a time.
+  const [a, b, c] = await Promise.allSettled([sink.write('e1', [{ a: 1 }]), sink.write('e2', [{ b: 1 }]), sink.write('e3', [{ a: 2 }, { a: 3 }])]);
+  assert.equal(a.status, 'fulfilled');
+  assert.equal(b.status, 'rejected');
+  assert.match(String((b as PromiseRejectedResult).reason), /cap of 1 \(sink\.maxColumns\)/);
+  assert.equal(c.status, 'fulfilled');
+  assert.equal(await sink.count(), 3);
+  const db = new Database(sink.path, { readonly: true });
+  t.after(() => db.close());
+  assert.deepEqual(db.prepare(`SELECT event_id, a FROM grouped ORDER BY event_id, record_index`).all(), [
+    { event_id: 'e1', a: 1 },
+    { event_id: 'e3', a: 2 },
+    { event_id: 'e3', a: 3 },
+  ]);
+  // Many small events in one turn: all committed, none lost, none twice.
+  await Promise.all(Array.from({ length: 2500 }, (_, i) => sink.write(`m${i}`, [{ a: i }])));
+  await Promise.all(Array.from({ length: 2500 }, (_, i) => sink.write(`m${i}`, [{ a: i }]))); // redelivered
+  assert.equal(await sink.count(), 3 + 2500);
+});
