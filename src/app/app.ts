@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { openDeadLetters, type DeadLetters } from '../sources/dead-letters.js';
 import type { AppManifest, ComponentSpec } from './manifest.js';
-import { resolveModule } from './module.js';
+import { resolveGuest, resolveModule } from './module.js';
+import { componentWorld, type ComponentImage } from '../wasm/component/index.js';
 import { startComponent, type ComponentState, type RunningComponent } from './component.js';
 import { createMetrics, type AppMetrics } from './metrics.js';
 import { createThreadBudget, type ThreadBudget } from '../runtime/budget.js';
@@ -10,8 +11,11 @@ import { createThreadBudget, type ThreadBudget } from '../runtime/budget.js';
 /** One sample of every component, for the dashboard's charts (server-sent events). */
 export interface AppSample { t: number; components: ComponentState[] }
 
-/** An http-wasm component: the server answers its requests with the guest (no queue, no sink). */
-export interface HttpHandlerComponent { spec: ComponentSpec; module: WebAssembly.Module }
+/**
+ * An http-wasm component, or an `abi: component` one exporting wasi:http/incoming-handler: the server
+ * answers its requests with the guest (no queue, no sink).
+ */
+export interface HttpHandlerComponent { spec: ComponentSpec; module: WebAssembly.Module; component?: ComponentImage }
 
 export interface RunningApp {
   manifest: AppManifest;
@@ -70,6 +74,13 @@ export async function startApp(manifest: AppManifest, opts: StartOptions): Promi
         // checks.ts refuses an http-wasm component without a module
         httpHandlers.set(spec.name, { spec, module: (await resolveModule(spec.module!, manifest.dataDir, spec.limits)).module });
         continue;
+      }
+      if (spec.abi === 'component' && spec.module !== undefined) {
+        const guest = await resolveGuest(spec.module, spec.abi, manifest.dataDir, spec.limits);
+        if (guest.component && componentWorld(guest.component) === 'http') {
+          httpHandlers.set(spec.name, { spec, module: guest.module, component: guest.component });
+          continue;
+        }
       }
       components.set(
         spec.name,

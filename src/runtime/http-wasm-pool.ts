@@ -6,21 +6,24 @@
 // request = 'run' (handle_request) → ['next' → the rest of the chain on the main thread → 'next-result'
 // (handle_response)] → 'done'. A thread runs one phase at a time; between phases (while next is awaited)
 // it takes other requests. The watchdog times each phase from posting to answer.
+//
+// The same pool serves wasi:http/incoming-handler components (abi: component, `component` instead of
+// `module`): a request is one phase, 'run' → 'done', on a fresh instance, under the same watchdog and budget.
 import { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import {
   collect, createHttpWasmGuest, headerMapFrom, HttpWasmUnavailable, HttpWasmViolation, nodeHandler,
   type HttpRequestModel, type HttpResponseModel, type HttpWasmGuest, type HttpWasmLogger, type InstanceMode, type NextFn,
 } from '../wasm/http-wasm.js';
-import { defaultLimits, type Limits } from '../wasm/limits.js';
+import { findExport, type ComponentImage } from '../wasm/component/index.js';
+import { defaultLimits, type Grants, type Limits } from '../wasm/limits.js';
 import { workerBoot } from './boot.js';
 import type { FromHttpWorker, HttpWasmWorkerInit, ToHttpWorker, WireResponse } from './http-wasm-protocol.js';
 import { formatMs } from './pool.js';
 import type { BudgetMember, ThreadBudget } from './budget.js';
 import { DEMOTE_AFTER_MS, GUEST_THREAD_NICE, RUNAWAY_NICE, setThreadNice } from './priority.js';
 
-export interface HttpWasmPoolOptions {
-  module: WebAssembly.Module;
+interface HttpWasmPoolCommon {
   name?: string;
   config?: Uint8Array;
   log: HttpWasmLogger;
@@ -32,6 +35,12 @@ export interface HttpWasmPoolOptions {
   /** The host-wide thread budget: a phase runs only while this guest holds one of its slots. */
   budget?: ThreadBudget;
 }
+
+export type HttpWasmPoolOptions = HttpWasmPoolCommon & (
+  | { module: WebAssembly.Module; component?: undefined }
+  /** A wasi:http/incoming-handler component, a fresh instance per request, with these grants. */
+  | { component: ComponentImage; grants?: Grants; module?: undefined }
+);
 
 export interface HttpWasmPool extends HttpWasmGuest {
   /** Resolves once the threads are ready. */
@@ -83,15 +92,19 @@ const levelsOf = (log: HttpWasmLogger) => ['debug', 'info', 'warn', 'error'].fil
 
 export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
   const name = opts.name ?? 'guest';
+  const what = opts.component ? 'component' : 'http-wasm guest';
   const log = opts.log;
   const limits: Limits = { ...defaultLimits, ...opts.limits };
   const timeoutMs = limits.timeoutMs;
   const size = opts.threads ?? 2;
   if (!Number.isInteger(size) || size < 1) throw new Error(`threads must be an integer >= 1, got ${size}`);
   // Imports, exports and memory are checked here, once, with the usual errors and warnings.
-  createHttpWasmGuest(opts.module, { name, log, limits, ...(opts.instances ? { instances: opts.instances } : {}) }).close();
+  if (opts.component) {
+    if (!findExport(opts.component, 'wasi:http/incoming-handler', 'handle')) throw new Error(`component ${name} exports no wasi:http/incoming-handler: it does not answer HTTP`);
+  } else createHttpWasmGuest(opts.module, { name, log, limits, ...(opts.instances ? { instances: opts.instances } : {}) }).close();
   const init: HttpWasmWorkerInit = {
-    module: opts.module, name, limits, instances: opts.instances ?? 'pooled', levels: levelsOf(log),
+    ...(opts.component ? { component: opts.component, ...(opts.grants ? { grants: opts.grants } : {}) } : { module: opts.module }),
+    name, limits, instances: opts.component ? 'fresh' : opts.instances ?? 'pooled', levels: levelsOf(log),
     ...(opts.config ? { config: opts.config } : {}), ...(opts.maxIdle !== undefined ? { maxIdle: opts.maxIdle } : {}),
   };
   const member: BudgetMember | null = opts.budget ? opts.budget.join(name, () => dispatch()) : null;
@@ -288,7 +301,7 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
 
   /** Everything whose instance lived on `t` fails: the active request with `active`, the rest with 503. */
   function failThread(t: Thread, active: HttpWasmUnavailable | null, why: string): void {
-    const others = new HttpWasmUnavailable(`http-wasm guest ${name}: ${why}; this request's instance was lost with it, try again`, 503, name);
+    const others = new HttpWasmUnavailable(`${what} ${name}: ${why}; this request's instance was lost with it, try again`, 503, name);
     for (const r of [...t.reqs.values()]) {
       r.stream?.destroy();
       settle(r, () => r.reject(r === t.active && active ? active : others));
@@ -311,7 +324,7 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
       spawn();
     }
     if (startFailures >= MAX_START_FAILURES && threads.length === 0) {
-      const err = new Error(`http-wasm guest ${name}: worker threads fail to start: ${t.lastError?.message ?? 'unknown error'}`);
+      const err = new Error(`${what} ${name}: worker threads fail to start: ${t.lastError?.message ?? 'unknown error'}`);
       for (const r of queue.splice(0)) settle(r, () => r.reject(err));
     }
   }
@@ -319,9 +332,9 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
   function onTimeout(t: Thread): void {
     if (!t.active || t.stopping) return;
     counters.timeouts++;
-    log.warn({ guest: name, timeoutMs }, `http-wasm guest ${name} ran past ${formatMs(timeoutMs)} (limits.timeout): its thread is replaced`);
+    log.warn({ guest: name, timeoutMs }, `${what} ${name} ran past ${formatMs(timeoutMs)} (limits.timeout): its thread is replaced`);
     const err = new HttpWasmUnavailable(
-      `http-wasm guest ${name} did not answer within ${formatMs(timeoutMs)} (limits.timeout); its instance was discarded`, 504, name);
+      `${what} ${name} did not answer within ${formatMs(timeoutMs)} (limits.timeout); its instance was discarded`, 504, name);
     failThread(t, err, `another request ran past ${formatMs(timeoutMs)} on the same thread`);
     stopThread(t);
     phaseEnded(t);
@@ -334,7 +347,7 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
     t.stopping = true;
     if (!t.ready) startFailures++;
     const why = `its worker thread died (exit code ${code}${t.lastError ? `: ${t.lastError.message}` : ''})`;
-    log.error({ guest: name, code }, `http-wasm guest ${name}: ${why}`);
+    log.error({ guest: name, code }, `${what} ${name}: ${why}`);
     if (t.active) phaseEnded(t);
     failThread(t, null, why);
     replace(t);
@@ -342,7 +355,7 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
   }
 
   function run(model: HttpRequestModel, next?: NextFn): Promise<HttpResponseModel> {
-    if (closed) return Promise.reject(new HttpWasmUnavailable(`http-wasm guest ${name} is shutting down`, 503, name));
+    if (closed) return Promise.reject(new HttpWasmUnavailable(`${what} ${name} is shutting down`, 503, name));
     return new Promise<HttpResponseModel>((resolve, reject) => {
       queue.push({ id: nextId++, model, ...(next ? { next } : {}), resolve, reject, settled: false });
       dispatch();
@@ -355,7 +368,7 @@ export function createHttpWasmPool(opts: HttpWasmPoolOptions): HttpWasmPool {
     if (!closed) {
       closed = true;
       member?.leave();
-      const err = new HttpWasmUnavailable(`http-wasm guest ${name} is shutting down`, 503, name);
+      const err = new HttpWasmUnavailable(`${what} ${name} is shutting down`, 503, name);
       for (const r of queue.splice(0)) settle(r, () => r.reject(err));
       for (const t of threads) {
         failThread(t, null, 'the server is shutting down');

@@ -1,11 +1,18 @@
 // Messages between an http-wasm pool (main thread) and its worker threads. Requests and responses are
 // the model types of wasm/http-wasm (Maps and Uint8Arrays clone as they are); a response body that is
 // still an upstream stream stays on the main thread and crosses only as `streamed: true`.
+// The same protocol carries wasi:http/incoming-handler components (abi: component): one 'run', one 'done'.
+import type { ComponentImage } from '../wasm/component/index.js';
 import type { HttpRequestModel, InstanceMode } from '../wasm/http-wasm.js';
-import type { Limits } from '../wasm/limits.js';
+import type { Grants, Limits } from '../wasm/limits.js';
 
 export interface HttpWasmWorkerInit {
-  module: WebAssembly.Module;
+  /** The http-wasm guest; absent when the thread serves `component`. */
+  module?: WebAssembly.Module;
+  /** A wasi:http/incoming-handler component, a fresh instance per request. */
+  component?: ComponentImage;
+  /** What the component may reach (grants.env, dirs, outboundHosts). */
+  grants?: Grants;
   name: string;
   config?: Uint8Array;
   limits: Partial<Limits>;

@@ -8,6 +8,7 @@ import {
   createHttpWasmGuest, HttpWasmViolation, type HttpResponseModel, type HttpWasmLogger, type NextFn,
 } from '../wasm/http-wasm.js';
 import type { FromHttpWorker, HttpWasmWorkerInit, ToHttpWorker, WireResponse } from './http-wasm-protocol.js';
+import { createComponentHttpGuest } from './component-http-guest.js';
 import { lowerThreadPriority } from './priority.js';
 
 const tid = lowerThreadPriority();
@@ -23,10 +24,12 @@ const log: HttpWasmLogger = {
   isLevelEnabled: (l) => levels.has(l),
 };
 
-const guest = createHttpWasmGuest(init.module, {
-  name: init.name, log, limits: init.limits, instances: init.instances, warnMissingExports: false,
-  ...(init.config ? { config: init.config } : {}), ...(init.maxIdle !== undefined ? { maxIdle: init.maxIdle } : {}),
-});
+const guest = init.component
+  ? createComponentHttpGuest(init.component, { name: init.name, log, limits: init.limits, ...(init.grants ? { grants: init.grants } : {}) })
+  : createHttpWasmGuest(init.module!, {
+    name: init.name, log, limits: init.limits, instances: init.instances, warnMissingExports: false,
+    ...(init.config ? { config: init.config } : {}), ...(init.maxIdle !== undefined ? { maxIdle: init.maxIdle } : {}),
+  });
 
 /** Stands for the upstream's body stream, which never leaves the main thread. */
 const kept = new Readable({ read() {} });

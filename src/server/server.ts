@@ -80,13 +80,14 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
     throw new HttpError(401, 'missing or wrong bearer token (Authorization: Bearer <token>; the dashboard: open /?token=<token> once)');
   };
 
-  // http-wasm components answer under /v1/components/<name>/http/... (the guest sees the rest).
+  // http-wasm components, and components exporting wasi:http/incoming-handler, answer under
+  // /v1/components/<name>/http/... (the guest sees the rest).
   const handlers = new Map<string, ReturnType<typeof createHttpWasmListener>>();
   // On worker threads of the app's budget, so limits.timeout holds and a hung guest cannot stall the API (decision 121).
   const guests: HttpWasmPool[] = [];
   for (const [name, h] of app.httpHandlers) {
     const guest = createHttpWasmPool({
-      module: h.module,
+      ...(h.component ? { component: h.component, grants: h.spec.grants } : { module: h.module }),
       name,
       budget: app.budget,
       log: log.child({ component: name }),

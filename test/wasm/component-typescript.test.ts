@@ -158,8 +158,8 @@ test('wasi:http/incoming-handler: a component answers a request; outbound HTTP i
   assert.equal(ok.ok && text(ok.response.body), 'post /hello?x=1 [x-a=b] 5:body!');
   const missing = call('/missing', '');
   assert.equal(missing.ok && missing.response.status, 404);
-  const out = call('/outbound/example.com', '');
-  assert.equal(out.ok && text(out.response.body), 'post /outbound/example.com [x-a=b] 0: denied:HTTP-request-denied');
+  const out = call('/outbound/https/example.com/x', '');
+  assert.equal(out.ok && text(out.response.body), 'post /outbound/https/example.com/x [x-a=b] 0: denied:HTTP-request-denied');
   // A command component is not an HTTP handler.
   const { cComponent, missingCToolchain } = await import('./component-guests.js');
   if (!missingCToolchain()) {

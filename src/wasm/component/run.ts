@@ -79,6 +79,18 @@ export function findExport(image: ComponentImage, iface: string, func: string): 
   return null;
 }
 
+/**
+ * Which world a component serves, read from its exports: 'http' for wasi:http/incoming-handler (served
+ * under /v1/components/<name>/http/), 'command' for wasi:cli/run (events), null for neither. A component
+ * exporting both is refused: which of the two an event or a request should reach would be a guess.
+ */
+export function componentWorld(image: ComponentImage): 'http' | 'command' | null {
+  const http = findExport(image, 'wasi:http/incoming-handler', 'handle') !== null;
+  const command = findExport(image, 'wasi:cli/run', 'run') !== null;
+  if (http && command) throw invalid('component exports both wasi:cli/run and wasi:http/incoming-handler: featherweight runs a component as one of the two (build it for one world)');
+  return http ? 'http' : command ? 'command' : null;
+}
+
 interface EventState {
   inst: WebAssembly.Instance[];
   handles: Handles;
