@@ -1,17 +1,19 @@
 import { parseScalingSpec, withTriggers, type ScalingSpec, type TriggerInput } from '../scaling/index.js';
 import type { ComponentSpec } from './manifest.js';
 import { ValidationError } from '../core/validation.js';
+import { triggerPlugin } from '../sources/index.js';
+import { scalers } from './scalers/index.js';
 
-/** Extra scaling triggers a component may add beside its own, read in-process (src/app/metric-readers.ts). */
-export const extraTriggerTypes = ['cron', 'postgresql'] as const;
+/** Extra scaling triggers a component may add beside its own (src/app/scalers), never sources. */
+export const extraTriggerTypes: readonly string[] = Object.keys(scalers);
 
 /**
- * The scaler type of a component's own trigger. Only featherweight's cron source differs from its
- * trigger type: it scales on its queue's backlog, while `cron` in the scaling layer is KEDA's cron
- * scaler (a start..end window), which a component may add as an extra trigger.
+ * The scaler type of a component's own trigger, as its plugin declares it. Only featherweight's
+ * cron source differs from its trigger type: it scales on its queue's backlog ('cron-source'),
+ * while `cron` in the scaling layer is KEDA's cron scaler (a start..end window), an extra trigger.
  */
 export function ownScalerType(triggerType: string): string {
-  return triggerType === 'cron' ? 'cron-source' : triggerType;
+  return triggerPlugin(triggerType)?.scaler ?? triggerType;
 }
 
 /**
@@ -20,7 +22,7 @@ export function ownScalerType(triggerType: string): string {
  * cron-source component's `cron` entry is KEDA's cron window, never its own trigger.
  */
 export function refinesOwn(c: Pick<ComponentSpec, 'trigger'>, t: { type?: unknown } | undefined): boolean {
-  return !!t && t.type === c.trigger.type && !(extraTriggerTypes as readonly string[]).includes(c.trigger.type);
+  return !!t && t.type === c.trigger.type && !extraTriggerTypes.includes(c.trigger.type);
 }
 
 /**
@@ -40,7 +42,7 @@ export function resolveScaling(c: ComponentSpec, where = 'scaling'): ScalingSpec
   const extra = Array.isArray(listed) ? (listed as TriggerInput[]) : [];
   const refined = extra.find((t) => refinesOwn(c, t));
   const wrongType = extra.flatMap((t, i) =>
-    t !== refined && !(extraTriggerTypes as readonly string[]).includes(t?.type)
+    t !== refined && !extraTriggerTypes.includes(t?.type)
       ? [`${where}.triggers[${i}].type: ${t?.type} can only be the component's own trigger; extra scaling triggers may be ${extraTriggerTypes.join(', ')}`]
       : [],
   );

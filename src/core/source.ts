@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+import type { Parsed } from './validation.js';
 import type { FwEvent } from './event.js';
 
 /** A delivered, not yet acknowledged event. Exactly one of ack/nack/reject is called. */
@@ -68,3 +70,37 @@ export interface SourceOptions {
 
 /** Each source file exports one of these as `create`. Metadata values are strings, as in KEDA. */
 export type SourceFactory = (metadata: Record<string, string>, opts: SourceOptions) => Source;
+
+/**
+ * How KEDA scales a trigger on Kubernetes: its own scaler for the broker (`native`: KEDA's trigger
+ * type, the metadata keys that scaler reads, the ones it requires, and the keys holding a secret,
+ * which render moves to a Secret + TriggerAuthentication), or featherweight's external-push scaler
+ * for a trigger that lives in the pod (its queue or its held messages are what the pod reports).
+ */
+export type KubeTrigger =
+  | { kind: 'native'; type: string; keys: readonly string[]; required: readonly string[]; secrets: readonly string[]; hints?: Readonly<Record<string, string>> }
+  | { kind: 'external-push' };
+
+/**
+ * One trigger type, declared once (src/sources/<type>.ts); every table keyed by the type string
+ * (the source registry, the scaler type, metric readers, the Kubernetes mapping, which triggers
+ * keep their events in queue.db) is derived from the registry of these in src/sources/index.ts.
+ */
+export interface TriggerPlugin<C = any> {
+  /** `trigger.type` in the manifest. */
+  readonly type: string;
+  /** Strict schema of the metadata: the connection keys plus KEDA's keys for the type. */
+  readonly metadata: z.ZodType<Record<string, string>>;
+  /** Pure: every check open() relies on, every problem at once; files it will read are named, not read. */
+  parse(metadata: Record<string, string>): Parsed<C>;
+  /** The Source over a parsed config (environment lookups such as *FromEnv happen here, not in parse). */
+  open(config: C, opts: SourceOptions): Source;
+  /**
+   * The scaler type (src/scaling/triggers.ts) its lag scales as: the broker's KEDA scaler, or the
+   * queue-lag scaler of a featherweight trigger (cron's is 'cron-source': KEDA's `cron` is a window).
+   */
+  readonly scaler: string;
+  /** Its events live in <dataDir>/queue.db: dlq retry needs no broker, and on Kubernetes a volume keeps them. */
+  readonly queued: boolean;
+  readonly kube: KubeTrigger;
+}

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 import { ConfigMap, Service } from 'kubernetes-models/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
-import { embeddedQueueTypes } from '../sources/index.js';
+import { triggerPlugin } from '../sources/index.js';
+import { scalerPlugin } from '../app/scalers/index.js';
 import { defaultDrainMs } from '../app/component.js';
 import { RuntimeClass } from 'kubernetes-models/node.k8s.io/v1';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
@@ -41,36 +42,6 @@ const PRESTOP_SECONDS = 5;
 const QUEUE_STORAGE = '1Gi';
 /** ConfigMaps are capped at 1 MiB by etcd; leave room for the manifest. */
 const MAX_CONFIGMAP_MODULE = 900 * 1024;
-
-/** Brokers KEDA scales natively, and the metadata keys its scaler reads (featherweight's own keys are dropped). */
-export const nativeKedaKeys: Record<string, readonly string[]> = {
-  'nats-jetstream': ['natsServerMonitoringEndpoint', 'account', 'accountID', 'stream', 'consumer', 'lagThreshold', 'activationLagThreshold', 'useHttps'],
-  'redis-streams': [
-    'address', 'addressFromEnv', 'addresses', 'host', 'hostFromEnv', 'hosts', 'port', 'portFromEnv', 'ports',
-    'username', 'usernameFromEnv', 'passwordFromEnv', 'sentinelUsername', 'sentinelUsernameFromEnv',
-    'sentinelPasswordFromEnv', 'sentinelMaster', 'sentinelMasterFromEnv', 'stream', 'consumerGroup',
-    'pendingEntriesCount', 'streamLength', 'lagCount', 'activationLagCount', 'databaseIndex', 'enableTLS', 'unsafeSsl',
-  ],
-  rabbitmq: [
-    'host', 'hostFromEnv', 'protocol', 'queueName', 'vhostName', 'mode', 'value', 'activationValue', 'queueLength',
-    'useRegex', 'pageSize', 'operation', 'excludeUnacknowledged', 'timeout', 'unsafeSsl', 'usernameFromEnv', 'passwordFromEnv',
-  ],
-  postgresql: [
-    'connectionFromEnv', 'host', 'port', 'userName', 'passwordFromEnv', 'dbName', 'sslmode', 'query',
-    'targetQueryValue', 'activationTargetQueryValue',
-  ],
-};
-
-/** KEDA's required keys per native scaler: missing ones are a render error, not a broken ScaledObject. */
-const nativeRequired: Record<string, readonly string[]> = {
-  'nats-jetstream': ['natsServerMonitoringEndpoint', 'stream', 'consumer'],
-  'redis-streams': ['stream'],
-  rabbitmq: ['queueName'],
-  postgresql: ['query', 'targetQueryValue'],
-};
-
-/** Sources that live inside featherweight: scaled by KEDA through featherweight's external-push scaler. */
-export const externalPushTypes = ['embedded', 'smtp', 'http', 'mqtt', 'cron'] as const;
 
 const SCALED_OBJECT_KEYS = [
   'pollingInterval', 'cooldownPeriod', 'initialCooldownPeriod', 'idleReplicaCount', 'minReplicaCount',
@@ -111,17 +82,11 @@ function listenPort(listen: string | undefined, def: number): number {
   return m ? Number(m[1]) : def;
 }
 
-/** KEDA's cron scaler keys (an extra scaling trigger, not featherweight's cron source). */
-const kedaCronKeys = ['timezone', 'start', 'end', 'desiredReplicas'] as const;
-
-/** Trigger metadata keys that hold a secret: never rendered inline, moved to a Secret + TriggerAuthentication. */
-const inlineSecretKeys = ['password'] as const;
-
 /** One trigger's secret moved out of the manifest: KEDA reads it through `auth`, the pod through `env`. */
 interface MovedSecret {
   /** Index in the resolved triggers (0 = the component's own). */
   index: number;
-  key: (typeof inlineSecretKeys)[number];
+  key: string;
   /** The pod's environment variable (the pod manifest says <key>FromEnv: <env>). */
   env: string;
   /** Key in the Secret <name>-trigger-auth. */
@@ -154,33 +119,28 @@ function kedaTriggers(c: ComponentSpec, scalerAddress: string, secretName: strin
     if (t.metricType !== 'AverageValue') extra.metricType = t.metricType;
     if (t.useCachedMetrics) extra.useCachedMetrics = true;
     if (t.authenticationRef) extra.authenticationRef = t.authenticationRef;
-    if (i === 0 && (externalPushTypes as readonly string[]).includes(c.trigger.type)) {
+    // The component's own trigger maps as its plugin says; an extra one as its scaler plugin (KEDA's cron, postgresql).
+    const kube = i === 0 ? triggerPlugin(c.trigger.type)?.kube : scalerPlugin(t.type)?.kube;
+    if (!kube) return fail(c.name, `${where}.type`, `${JSON.stringify(t.type)} has no KEDA scaler`);
+    if (kube.kind === 'external-push') {
       external = true;
       const metadata: Record<string, string> = { scalerAddress, component: c.name };
       for (const key of ['lagThreshold', 'activationLagThreshold']) if (md[key] !== undefined) metadata[key] = md[key]!;
       return { type: 'external-push', metadata, ...extra };
     }
-    if (i > 0 && t.type === 'cron') {
-      // KEDA's own cron scaler: the window (start/end/timezone) and desiredReplicas go to KEDA as they are.
-      return { type: 'cron', metadata: Object.fromEntries(kedaCronKeys.filter((k) => md[k] !== undefined).map((k) => [k, md[k]!])), ...extra };
-    }
-    if (!(t.type in nativeKedaKeys)) return fail(c.name, `${where}.type`, `${JSON.stringify(t.type)} has no KEDA scaler`);
-    const keep = nativeKedaKeys[t.type]!;
-    const metadata = Object.fromEntries(Object.entries(md).filter(([k]) => keep.includes(k)));
-    for (const key of nativeRequired[t.type]!) {
-      if (!metadata[key]) {
-        fail(c.name, `${where}.metadata.${key}`, `KEDA's ${t.type} scaler needs it${key === 'natsServerMonitoringEndpoint' ? ' (host:port of the NATS monitoring endpoint as seen from KEDA, e.g. nats.nats.svc:8222)' : ''}`);
-      }
+    const metadata = Object.fromEntries(Object.entries(md).filter(([k]) => kube.keys.includes(k)));
+    for (const key of kube.required) {
+      if (!metadata[key]) fail(c.name, `${where}.metadata.${key}`, `KEDA's ${kube.type} scaler needs it${kube.hints?.[key] ? ` (${kube.hints[key]})` : ''}`);
     }
     for (const [k, v] of Object.entries(metadata)) if (k.endsWith('FromEnv')) fromEnv.add(v);
-    for (const key of inlineSecretKeys) {
+    for (const key of kube.secrets) {
       if (md[key] === undefined) continue;
       if (t.authenticationRef) fail(c.name, `${where}.metadata.${key}`, `an inline ${key} and an authenticationRef: put the ${key} in the TriggerAuthentication's Secret and remove it here`);
       const suffix = i === 0 ? '' : `_${i}`;
       secrets.push({ index: i, key, env: `FW_TRIGGER${suffix}_${key.toUpperCase()}`, secretKey: `${key}${suffix ? `-${i}` : ''}` });
       extra.authenticationRef = { name: `${secretName}${i === 0 ? '' : `-${i}`}` };
     }
-    return { type: t.type, metadata, ...extra };
+    return { type: kube.type, metadata, ...extra };
   });
   return { triggers, external, secrets, fromEnv: [...fromEnv] };
 }
@@ -273,7 +233,7 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
     const { triggers, external, secrets, fromEnv } = kedaTriggers(c, scalerAddress, authName);
     const isOci = c.module?.startsWith('oci://') ?? false;
     // Its trigger keeps events in the pod's embedded queue (smtp, http, embedded, cron).
-    const queued = (embeddedQueueTypes as readonly string[]).includes(c.trigger.type);
+    const queued = triggerPlugin(c.trigger.type)?.queued ?? false;
     const meta = (n: string) => ({ name: n, namespace, labels });
 
     let podSpec: Obj;

@@ -1,8 +1,8 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
-import type { SourceFactory } from '../core/source.js';
+import type { SourceFactory, SourceOptions, TriggerPlugin } from '../core/source.js';
 import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
-import { createEmbeddedQueue, queueMetadataKeys, queueOptions, type EmbeddedSource } from './embedded/index.js';
+import { checkQueueKeys, createEmbeddedQueue, queueMetadataKeys, queueOptions, type EmbeddedSource } from './embedded/index.js';
 
 /**
  * Cron trigger: each tick of `schedule` publishes one event into the component's embedded queue.
@@ -23,6 +23,7 @@ export const metadata = z.strictObject({
 export const parse = (md: Record<string, string>): Parsed<Record<string, string | undefined>> =>
   parseWith(metadata, md, (raw, ctx) => {
     const m = raw as Record<string, string | undefined>;
+    checkQueueKeys(m, ctx);
     const schedule = m.schedule!;
     const fields = schedule.trim().split(/\s+/).length;
     if (fields !== 5 && fields !== 6) {
@@ -47,8 +48,9 @@ export const parse = (md: Record<string, string>): Parsed<Record<string, string 
     return m;
   });
 
-export const create: SourceFactory = (md, opts) => {
-  const m = configOrThrow('cron trigger', parse(md));
+export const create: SourceFactory = (md, opts) => open(configOrThrow('cron trigger', parse(md)), opts);
+
+export function open(m: Record<string, string | undefined>, opts: SourceOptions): EmbeddedSource {
   const schedule = m.schedule!;
   const q: EmbeddedSource = createEmbeddedQueue(opts.dataDir, queueOptions(m, opts), 'cron');
   let job: Cron | null = null;
@@ -85,4 +87,15 @@ export const create: SourceFactory = (md, opts) => {
       await q.close();
     },
   } satisfies EmbeddedSource;
+}
+
+export const plugin: TriggerPlugin<Record<string, string | undefined>> = {
+  type: 'cron',
+  metadata,
+  parse,
+  open,
+  // Scales on its queue's backlog; KEDA's `cron` (a start..end window) is an extra scaling trigger (src/app/scalers/cron.ts).
+  scaler: 'cron-source',
+  queued: true,
+  kube: { kind: 'external-push' },
 };

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { SourceFactory } from '../core/source.js';
+import type { SourceFactory, SourceOptions, TriggerPlugin } from '../core/source.js';
 import { parseSize } from '../core/units.js';
-import { parseOrThrow } from '../core/validation.js';
-import { createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, unitKey, type EmbeddedSource } from './embedded/index.js';
+import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
+import { checkQueueKeys, createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, type EmbeddedSource } from './embedded/index.js';
 
 /**
  * HTTP ingress: `POST /v1/components/:name/events` (served by src/server) calls acceptHttpEvent,
@@ -31,11 +31,40 @@ export class HttpIngressError extends Error {
   }
 }
 
-export const create: SourceFactory = (md, opts) => {
-  const m = parseOrThrow(metadata, md, 'http trigger metadata', 'metadata') as Record<string, string | undefined>;
-  const maxBody = unitKey(m, 'maxBody', parseSize, defaultMaxBody);
-  const q = createEmbeddedQueue(opts.dataDir, queueOptions(m, opts), 'http');
-  return Object.assign(q, { maxBody }) as HttpSource;
+export interface HttpConfig {
+  m: Record<string, string | undefined>;
+  maxBody: number;
+}
+
+/** The http trigger's metadata as open uses it; pure, every problem at once. */
+export const parse = (md: Record<string, string>): Parsed<HttpConfig> =>
+  parseWith(metadata, md, (raw, ctx) => {
+    const m = raw as Record<string, string | undefined>;
+    checkQueueKeys(m, ctx);
+    let maxBody = defaultMaxBody;
+    if (m.maxBody !== undefined) {
+      try {
+        maxBody = parseSize(m.maxBody);
+      } catch (err) {
+        ctx.problem('maxBody', (err as Error).message);
+      }
+    }
+    return { m, maxBody };
+  });
+
+export const open = ({ m, maxBody }: HttpConfig, opts: SourceOptions): HttpSource =>
+  Object.assign(createEmbeddedQueue(opts.dataDir, queueOptions(m, opts), 'http'), { maxBody }) as HttpSource;
+
+export const create: SourceFactory = (md, opts) => open(configOrThrow('http trigger metadata', parse(md)), opts);
+
+export const plugin: TriggerPlugin<HttpConfig> = {
+  type: 'http',
+  metadata,
+  parse,
+  open,
+  scaler: 'http',
+  queued: true,
+  kube: { kind: 'external-push' },
 };
 
 /** Request headers that describe the connection or carry credentials: never part of an event. */

@@ -1,36 +1,51 @@
 import type { z } from 'zod';
-import type { SourceFactory } from '../core/source.js';
-import type { Parsed } from '../core/validation.js';
-import * as embedded from './embedded/index.js';
-import * as smtp from './smtp.js';
-import * as http from './http.js';
-import * as cron from './cron.js';
-import * as natsJetstream from './nats-jetstream.js';
-import * as redisStreams from './redis-streams.js';
-import * as rabbitmq from './rabbitmq.js';
-import * as mqtt from './mqtt.js';
+import type { SourceFactory, TriggerPlugin } from '../core/source.js';
+import { configOrThrow, type Parsed } from '../core/validation.js';
+import { plugin as embedded } from './embedded/index.js';
+import { plugin as smtp } from './smtp.js';
+import { plugin as http } from './http.js';
+import { plugin as cron } from './cron.js';
+import { plugin as natsJetstream } from './nats-jetstream.js';
+import { plugin as redisStreams } from './redis-streams.js';
+import { plugin as rabbitmq } from './rabbitmq.js';
+import { plugin as mqtt } from './mqtt.js';
 // brokers: imports
+
+/** Every trigger type the manifest accepts, by `trigger.type`: the one registry (docs/adding-a-trigger.md). */
+export const triggers: Readonly<Record<string, TriggerPlugin>> = Object.freeze(
+  Object.fromEntries(
+    [
+      embedded,
+      smtp,
+      http,
+      cron,
+      natsJetstream,
+      redisStreams,
+      rabbitmq,
+      mqtt,
+      // brokers: entries
+    ].map((p) => [p.type, p]),
+  ),
+);
+
+/** The plugin of a trigger type; own keys only, so "constructor" is unknown rather than Object.prototype's. */
+export function triggerPlugin(type: string): TriggerPlugin | undefined {
+  return Object.hasOwn(triggers, type) ? triggers[type] : undefined;
+}
 
 export interface SourceEntry {
   create: SourceFactory;
-  /** Strict schema of the trigger's metadata: KEDA's keys for the type plus featherweight's connection keys. */
   metadata: z.ZodType<Record<string, string>>;
-  /** Pure parse of the metadata with every check create() makes (validation calls it); the schema alone when absent. */
-  parse?: (md: Record<string, string>) => Parsed<unknown>;
+  parse: (md: Record<string, string>) => Parsed<unknown>;
 }
 
-/** Every trigger type the manifest accepts, by `trigger.type`. */
-export const sources: Record<string, SourceEntry> = {
-  embedded: { create: embedded.create, metadata: embedded.metadata },
-  smtp: { create: smtp.create, metadata: smtp.metadata, parse: smtp.parse },
-  http: { create: http.create, metadata: http.metadata },
-  cron: { create: cron.create, metadata: cron.metadata, parse: cron.parse },
-  'nats-jetstream': { create: natsJetstream.create, metadata: natsJetstream.metadata, parse: natsJetstream.parse },
-  'redis-streams': { create: redisStreams.create, metadata: redisStreams.metadata, parse: redisStreams.parse },
-  rabbitmq: { create: rabbitmq.create, metadata: rabbitmq.metadata, parse: rabbitmq.parse },
-  mqtt: { create: mqtt.create, metadata: mqtt.metadata },
-  // brokers: entries
-};
+/** `sources[type].create(metadata, opts)`: parse, then open, for callers holding raw metadata (the app, dlq retry). */
+export const sources: Readonly<Record<string, SourceEntry>> = Object.fromEntries(
+  Object.values(triggers).map((p) => [
+    p.type,
+    { create: (md, opts) => p.open(configOrThrow(`${p.type} trigger`, p.parse(md)), opts), metadata: p.metadata, parse: (md) => p.parse(md) } satisfies SourceEntry,
+  ]),
+);
 
 /** Trigger types whose events live in <dataDir>/queue.db (dlq retry needs no broker for them). */
-export const embeddedQueueTypes = ['embedded', 'smtp', 'http', 'cron'] as const;
+export const embeddedQueueTypes: readonly string[] = Object.values(triggers).filter((p) => p.queued).map((p) => p.type);

@@ -14,9 +14,10 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import mqtt from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
-import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
-import { parseDuration } from '../core/index.js';
-import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, intHeader, parseMetadata } from './broker-common.js';
+import type { Delivery, LagReport, Source, SourceContext, SourceFactory, SourceOptions, TriggerPlugin } from '../core/source.js';
+import type { FwEvent } from '../core/event.js';
+import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
+import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, durationAtLeast, intHeader, parseMetadata } from './broker-common.js';
 
 export const type = 'mqtt';
 
@@ -48,12 +49,22 @@ interface Held {
 
 type SendPacket = (packet: Record<string, unknown>, cb?: (err?: Error) => void) => void;
 
+type Config = z.infer<typeof metadata> & { sessionExpiryMs: number };
+
+/** The mqtt trigger's metadata as open uses it; pure, every problem at once. */
+export const parse = (md: Record<string, string>): Parsed<Config> =>
+  parseWith(metadata, md, (m, ctx) => ({ ...m, sessionExpiryMs: durationAtLeast(m.sessionExpiry, 'sessionExpiry', 0, ctx) }));
+
 export const create: SourceFactory = (md: Record<string, string>, opts: SourceOptions): Source => {
-  const m = parseMetadata(type, metadata, md);
+  parseMetadata(type, metadata, md);
+  return open(configOrThrow(`${type} trigger`, parse(md)), opts);
+};
+
+export function open(m: Config, opts: SourceOptions): Source {
   const clientId = m.clientId ?? `fw-${opts.component}-${os.hostname()}`.slice(0, 64);
   const filter = m.sharedGroup ? `$share/${m.sharedGroup}/${m.topic}` : m.topic;
   const prefetch = Math.max(1, opts.prefetch);
-  const sessionExpirySec = Math.round(parseDuration(m.sessionExpiry) / 1000);
+  const sessionExpirySec = Math.round(m.sessionExpiryMs / 1000);
   const inbox = new Inbox<Held>();
   const holding = new Set<Held>();
   const deferred = new Set<number>(); // message ids whose PUBACK waits for ack()
@@ -223,4 +234,15 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       if (publisher) await publisher.endAsync().catch(() => publisher?.end(true));
     },
   };
+}
+
+export const plugin: TriggerPlugin<Config> = {
+  type,
+  metadata,
+  parse,
+  open,
+  scaler: 'mqtt',
+  queued: false,
+  // MQTT exposes no queue depth KEDA could read: the pod reports the messages it holds.
+  kube: { kind: 'external-push' },
 };

@@ -18,7 +18,8 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
+import type { Delivery, LagReport, Source, SourceContext, SourceFactory, SourceOptions, TriggerPlugin } from '../core/source.js';
+import type { FwEvent } from '../core/event.js';
 import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, durationAtLeast, gate, intHeader, numeric, parseMetadata, sleep } from './broker-common.js';
 import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
 
@@ -48,12 +49,17 @@ interface Held {
 }
 
 /** The metadata as the open step uses it; pure, every problem at once. */
-export const parse = (md: Record<string, string>): Parsed<z.infer<typeof metadata> & { ackWaitMs: number }> =>
+type Config = z.infer<typeof metadata> & { ackWaitMs: number };
+
+export const parse = (md: Record<string, string>): Parsed<Config> =>
   parseWith(metadata, md, (m, ctx) => ({ ...m, ackWaitMs: durationAtLeast(m.ackWait, 'ackWait', 1000, ctx) }));
 
 export const create: SourceFactory = (md: Record<string, string>, opts: SourceOptions): Source => {
   parseMetadata(type, metadata, md);
-  const m = configOrThrow(`${type} trigger`, parse(md));
+  return open(configOrThrow(`${type} trigger`, parse(md)), opts);
+};
+
+export function open(m: Config, opts: SourceOptions): Source {
   const durable = m.consumer ?? opts.component;
   const ackWaitMs = m.ackWaitMs;
   const prefetch = Math.max(1, opts.prefetch);
@@ -220,4 +226,21 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       if (nc) await nc.drain().catch(() => nc?.close());
     },
   };
+}
+
+export const plugin: TriggerPlugin<Config> = {
+  type,
+  metadata,
+  parse,
+  open,
+  scaler: 'nats-jetstream',
+  queued: false,
+  kube: {
+    kind: 'native',
+    type: 'nats-jetstream',
+    keys: ['natsServerMonitoringEndpoint', 'account', 'accountID', 'stream', 'consumer', 'lagThreshold', 'activationLagThreshold', 'useHttps'],
+    required: ['natsServerMonitoringEndpoint', 'stream', 'consumer'],
+    secrets: [],
+    hints: { natsServerMonitoringEndpoint: 'host:port of the NATS monitoring endpoint as seen from KEDA, e.g. nats.nats.svc:8222' },
+  },
 };

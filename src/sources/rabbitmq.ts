@@ -12,7 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
-import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
+import type { Delivery, LagReport, Source, SourceContext, SourceFactory, SourceOptions, TriggerPlugin } from '../core/source.js';
+import type { FwEvent } from '../core/event.js';
 import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, fromEnv, intHeader, numeric, once, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
 import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
 
@@ -58,7 +59,9 @@ function connectionUrl(host: string, vhost: string | undefined): string {
 }
 
 /** The metadata as the open step uses it; pure (hostFromEnv is read at open), every problem at once. */
-export const parse = (md: Record<string, string>): Parsed<z.infer<typeof metadata>> =>
+type Config = z.infer<typeof metadata>;
+
+export const parse = (md: Record<string, string>): Parsed<Config> =>
   parseWith(metadata, md, (m, ctx) => {
     if (m.host !== undefined && !/^amqps?:\/\//.test(m.host)) {
       ctx.problem('host', `featherweight consumes over AMQP, so host must be amqp://user:pass@host:5672/vhost (got ${m.host.replace(/\/\/[^@]*@/, '//***@')})`);
@@ -68,7 +71,10 @@ export const parse = (md: Record<string, string>): Parsed<z.infer<typeof metadat
 
 export const create: SourceFactory = (md: Record<string, string>, opts: SourceOptions): Source => {
   parseMetadata(type, metadata, md);
-  const m = configOrThrow(`${type} trigger`, parse(md));
+  return open(configOrThrow(`${type} trigger`, parse(md)), opts);
+};
+
+export function open(m: Config, opts: SourceOptions): Source {
   const queue = m.queueName ?? opts.component;
   const host = m.host ?? fromEnv(type, 'hostFromEnv', m.hostFromEnv);
   const url = connectionUrl(host ?? 'amqp://guest:guest@127.0.0.1:5672/', m.vhostName);
@@ -263,4 +269,23 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       conn = undefined;
     },
   };
+}
+
+export const plugin: TriggerPlugin<Config> = {
+  type,
+  metadata,
+  parse,
+  open,
+  scaler: 'rabbitmq',
+  queued: false,
+  kube: {
+    kind: 'native',
+    type: 'rabbitmq',
+    keys: [
+      'host', 'hostFromEnv', 'protocol', 'queueName', 'vhostName', 'mode', 'value', 'activationValue', 'queueLength',
+      'useRegex', 'pageSize', 'operation', 'excludeUnacknowledged', 'timeout', 'unsafeSsl', 'usernameFromEnv', 'passwordFromEnv',
+    ],
+    required: ['queueName'],
+    secrets: [],
+  },
 };

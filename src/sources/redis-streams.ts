@@ -10,7 +10,8 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { createClient, RESP_TYPES } from 'redis';
-import type { Delivery, FwEvent, LagReport, Source, SourceContext, SourceFactory, SourceOptions } from '../core/index.js';
+import type { Delivery, LagReport, Source, SourceContext, SourceFactory, SourceOptions, TriggerPlugin } from '../core/source.js';
+import type { FwEvent } from '../core/event.js';
 import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
 import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, durationAtLeast, fromEnv, gate, intHeader, numeric, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
 
@@ -54,7 +55,7 @@ interface Held {
 }
 
 /** Which of KEDA's three redis-streams metrics this trigger reports. */
-export function lagMode(md: Record<string, string | undefined>): 'lag' | 'pending' | 'length' {
+export function lagMode(md: Readonly<Record<string, unknown>> & { consumerGroup?: string | undefined; lagCount?: string | undefined }): 'lag' | 'pending' | 'length' {
   // KEDA: consumerGroup + lagCount -> lag; consumerGroup -> pending entries; else XLEN. featherweight
   // always consumes through a group (the component name by default), but the metric follows what
   // the metadata says, as src/scaling/triggers.ts does for the target.
@@ -69,12 +70,17 @@ function redisUrl(m: z.infer<typeof metadata>): string {
 }
 
 /** The metadata as the open step uses it; pure (the *FromEnv keys are read at open), every problem at once. */
-export const parse = (md: Record<string, string>): Parsed<z.infer<typeof metadata> & { claimIdleMs: number }> =>
+type Config = z.infer<typeof metadata> & { claimIdleMs: number };
+
+export const parse = (md: Record<string, string>): Parsed<Config> =>
   parseWith(metadata, md, (m, ctx) => ({ ...m, claimIdleMs: durationAtLeast(m.claimIdleTime, 'claimIdleTime', 500, ctx) }));
 
 export const create: SourceFactory = (md: Record<string, string>, opts: SourceOptions): Source => {
   parseMetadata(type, metadata, md);
-  const parsed = configOrThrow(`${type} trigger`, parse(md));
+  return open(configOrThrow(`${type} trigger`, parse(md)), opts);
+};
+
+export function open(parsed: Config, opts: SourceOptions): Source {
   const m = {
     ...parsed,
     address: parsed.address ?? fromEnv(type, 'addressFromEnv', parsed.addressFromEnv),
@@ -86,7 +92,7 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
   const group = m.consumerGroup ?? opts.component;
   const consumer = m.consumerName ?? `${os.hostname()}-${process.pid}`;
   const claimIdleMs = parsed.claimIdleMs;
-  const mode = lagMode(md);
+  const mode = lagMode(parsed);
   const prefetch = Math.max(1, opts.prefetch);
   const maxDelayed = 16 * prefetch;
   const clientOpts = {
@@ -329,10 +335,32 @@ export const create: SourceFactory = (md: Record<string, string>, opts: SourceOp
       if (cmdReady) await cmd.close().catch(() => cmd.destroy());
     },
   };
-};
+}
 
 function cmpId(a: string, b: string): number {
   const [am = 0n, as = 0n] = a.split('-').map(BigInt);
   const [bm = 0n, bs = 0n] = b.split('-').map(BigInt);
   return am === bm ? (as < bs ? -1 : as > bs ? 1 : 0) : am < bm ? -1 : 1;
 }
+
+export const plugin: TriggerPlugin<Config> = {
+  type,
+  metadata,
+  parse,
+  open,
+  scaler: 'redis-streams',
+  queued: false,
+  kube: {
+    kind: 'native',
+    type: 'redis-streams',
+    keys: [
+      'address', 'addressFromEnv', 'addresses', 'host', 'hostFromEnv', 'hosts', 'port', 'portFromEnv', 'ports',
+      'username', 'usernameFromEnv', 'passwordFromEnv', 'sentinelUsername', 'sentinelUsernameFromEnv',
+      'sentinelPasswordFromEnv', 'sentinelMaster', 'sentinelMasterFromEnv', 'stream', 'consumerGroup',
+      'pendingEntriesCount', 'streamLength', 'lagCount', 'activationLagCount', 'databaseIndex', 'enableTLS', 'unsafeSsl',
+    ],
+    required: ['stream'],
+    // KEDA would connect without auth if the password were dropped: render moves it to a Secret + TriggerAuthentication.
+    secrets: ['password'],
+  },
+};

@@ -6,10 +6,10 @@ import { pipeline } from 'node:stream/promises';
 import { MailParser, type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { z } from 'zod';
-import type { SourceFactory } from '../core/source.js';
+import type { SourceFactory, SourceOptions, TriggerPlugin } from '../core/source.js';
 import { parseSize } from '../core/units.js';
 import { configOrThrow, parseWith, type ParseContext, type Parsed } from '../core/validation.js';
-import { createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, unitKey, type EmbeddedSource } from './embedded/index.js';
+import { checkQueueKeys, createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, unitKey, type EmbeddedSource } from './embedded/index.js';
 
 /**
  * SMTP trigger: an smtp-server whose accepted mails become events on the component's embedded
@@ -99,6 +99,7 @@ function parseAuthUsers(v: string, ctx: ParseContext): Map<string, string> {
 export const parse = (md: Record<string, string>): Parsed<SmtpConfig> =>
   parseWith(metadata, md, (raw, ctx) => {
     const m = raw as Record<string, string | undefined>;
+    checkQueueKeys(m, ctx);
     const listen = parseListen(m.listen ?? defaultListen);
     if (!listen) ctx.problem('listen', `${JSON.stringify(m.listen)}: use host:port (e.g. 127.0.0.1:2525, 0.0.0.0:25)`);
     let maxSize = defaultMaxSize;
@@ -238,8 +239,9 @@ async function buildEventBody(file: string, session: SMTPServerSession, max: num
   }
 }
 
-export const create: SourceFactory = (md, opts) => {
-  const { m, listen, maxSize, maxClients, users } = configOrThrow('smtp trigger', parse(md));
+export const create: SourceFactory = (md, opts) => open(configOrThrow('smtp trigger', parse(md)), opts);
+
+export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts: SourceOptions): SmtpSource {
   const allowed = recipientMatcher(m.allowRecipients ?? '*');
   const q = createEmbeddedQueue(opts.dataDir, queueOptions(m, opts), 'smtp');
   let server: SMTPServer | null = null;
@@ -394,4 +396,14 @@ export const create: SourceFactory = (md, opts) => {
     },
   };
   return source;
+}
+
+export const plugin: TriggerPlugin<SmtpConfig> = {
+  type: 'smtp',
+  metadata,
+  parse,
+  open,
+  scaler: 'smtp',
+  queued: true,
+  kube: { kind: 'external-push' },
 };

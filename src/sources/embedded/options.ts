@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { SourceOptions } from '../../core/source.js';
 import { parseDuration } from '../../core/units.js';
+import type { ParseContext } from '../../core/validation.js';
 import { defaultVisibilityTimeoutMs, type EmbeddedQueueOptions } from './source.js';
 import { defaultPollIntervalMs } from './store.js';
 
@@ -42,3 +43,16 @@ export function queueOptions(m: Record<string, string | undefined>, opts: Source
   };
 }
 
+
+/** The queue keys' checks, pure, for a queue-backed trigger's parse (queueOptions then cannot throw at open). */
+export function checkQueueKeys(m: Record<string, string | undefined>, ctx: ParseContext): void {
+  for (const key of ['visibilityTimeout', 'pollInterval']) {
+    const v = m[key];
+    if (v === undefined) continue;
+    try {
+      parseDuration(v);
+    } catch (err) {
+      ctx.problem(key, (err as Error).message);
+    }
+  }
+}
