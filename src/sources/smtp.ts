@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { MailParser, type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { BodyTooLarge, createMimeThread, MimeThreadFailed, type Spooled } from './smtp-mime.js';
 import { z } from 'zod';
 import type { SourceFactory, SourceOptions, TriggerPlugin } from '../core/source.js';
 import { parseSize } from '../core/units.js';
@@ -18,10 +18,11 @@ import { checkQueueKeys, createEmbeddedQueue, newEventId, queueMetadataKeys, que
  * smtp-server's `size` only advertises the limit: the DATA stream's sizeExceeded decides (552).
  *
  * Memory stays bounded whatever the clients do (decision 132): at most `maxClients` connections
- * (smtp-server answers 421 past it); DATA is spooled to a file under <dataDir>/smtp-spool, not held;
- * at most `parallelParses` spooled mails are parsed into event bodies at once, each streamed
- * attachment by attachment and stopped as soon as the body passes the component's maxStdin (552:
- * the event could never run). Text attachments with a declared charset are decoded to UTF-8 here.
+ * (smtp-server answers 421 past it); DATA past 256 KiB is spooled to a file under <dataDir>/smtp-spool,
+ * not held (decision 233); at most `parallelParses` spooled mails are parsed into event bodies at
+ * once, each streamed attachment by attachment and stopped as soon as the body passes the
+ * component's maxStdin (552: the event could never run). Parsing runs on a thread of its own
+ * (smtp-mime.ts), off the main thread's SMTP, queue and sink work.
  */
 
 export const metadata = z.strictObject({
@@ -39,6 +40,8 @@ export const defaultListen = '127.0.0.1:2525';
 export const defaultMaxSize = 25 * 1024 * 1024;
 /** Concurrent SMTP connections; the 33rd gets 421 and its MTA retries later (decision 132). */
 export const defaultMaxClients = 32;
+/** A mail's DATA up to this size is held in memory (at most maxClients of them), larger ones spooled to disk. */
+const inMemoryMail = 256 * 1024;
 /** Spooled mails turned into event bodies at once: each may hold up to maxStdin in memory. */
 const parallelParses = 2;
 
@@ -131,114 +134,6 @@ function smtpError(code: number, message: string): Error {
   return Object.assign(new Error(message), { responseCode: code });
 }
 
-function firstAddress(a: AddressObject | AddressObject[] | undefined): string | null {
-  const o = Array.isArray(a) ? a[0] : a;
-  return o?.value?.[0]?.address ?? null;
-}
-
-const utf8Labels = new Set(['utf8', 'usascii', 'ascii']);
-
-/**
- * A streaming decoder from `charset` to UTF-8 bytes, or null when the content is UTF-8 already or
- * the label is unknown (then the bytes go through as they are and the guest sees U+FFFD for what
- * is not UTF-8). WHATWG labels, as TextDecoder knows them: iso-8859-1 is read as windows-1252.
- */
-function charsetDecoder(charset: string | undefined): ((chunk: Buffer | null) => Buffer) | null {
-  if (!charset || utf8Labels.has(charset.toLowerCase().replace(/[^a-z0-9]/g, ''))) return null;
-  let d: TextDecoder;
-  try {
-    d = new TextDecoder(charset);
-  } catch {
-    return null;
-  }
-  return (chunk) => Buffer.from(chunk ? d.decode(chunk, { stream: true }) : d.decode(), 'utf8');
-}
-
-class BodyTooLarge extends Error {}
-
-/**
- * The event body JSON as chunks, written as the parser goes: header fields, then each attachment
- * base64-encoded as its content streams in, then the text (mailparser emits it last). Throws
- * BodyTooLarge as soon as the body passes `max`, so a mail that cannot run is never held whole.
- */
-interface BuiltBody {
-  chunks: Buffer[];
-  /** For the event headers. */
-  from: string | null;
-  messageId: string | null;
-  subject: string | null;
-}
-
-async function buildEventBody(file: string, session: SMTPServerSession, max: number): Promise<BuiltBody> {
-  const parser = new MailParser({ skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true });
-  const chunks: Buffer[] = [];
-  let length = 0;
-  const put = (b: Buffer | string) => {
-    const buf = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
-    length += buf.length;
-    if (length > max) throw new BodyTooLarge(`${length}`);
-    chunks.push(buf);
-  };
-  const json = (v: unknown) => JSON.stringify(v);
-  let opened = false;
-  const meta: Omit<BuiltBody, 'chunks'> = { from: null, messageId: null, subject: null };
-  const open = () => {
-    if (opened) return;
-    opened = true;
-    const envelopeFrom = session.envelope.mailFrom ? (session.envelope.mailFrom as SMTPServerAddress).address : '';
-    // mailparser sets these from the top-level headers before it emits any part
-    const p = parser as unknown as { messageId?: string; from?: AddressObject; subject?: string; date?: Date };
-    meta.from = firstAddress(p.from) ?? (envelopeFrom || null);
-    meta.messageId = p.messageId ?? null;
-    meta.subject = p.subject ?? null;
-    put(
-      `{"messageId":${json(meta.messageId)},"from":${json(meta.from)},` +
-        `"to":${json(session.envelope.rcptTo.map((r) => r.address))},"subject":${json(meta.subject)},` +
-        `"date":${json(p.date && !Number.isNaN(p.date.getTime()) ? p.date.toISOString() : null)},"attachments":[`,
-    );
-  };
-  const input = createReadStream(file);
-  input.on('error', (err) => parser.destroy(err));
-  input.pipe(parser);
-  let text: string | null = null;
-  let first = true;
-  try {
-    for await (const data of parser as AsyncIterable<AttachmentStream | MessageText>) {
-      if (data.type === 'text') {
-        text = data.text ?? null;
-        continue;
-      }
-      open();
-      const params = (data.headers.get('content-type') as { params?: Record<string, string> } | undefined)?.params;
-      const declared = params?.charset;
-      const decode = charsetDecoder(declared);
-      put(`${first ? '' : ','}{"filename":${json(data.filename ?? null)},"contentType":${json(data.contentType)},"content":"`);
-      first = false;
-      let size = 0;
-      let carry = Buffer.alloc(0); // base64 goes in groups of 3 bytes
-      const encode = (bytes: Buffer) => {
-        size += bytes.length;
-        const all = carry.length ? Buffer.concat([carry, bytes]) : bytes;
-        const whole = all.length - (all.length % 3);
-        if (whole > 0) put(all.subarray(0, whole).toString('base64'));
-        carry = Buffer.from(all.subarray(whole));
-      };
-      for await (const chunk of data.content as AsyncIterable<Buffer>) encode(decode ? decode(chunk) : chunk);
-      if (decode) encode(decode(null));
-      if (carry.length) put(carry.toString('base64'));
-      const charset = decode ? ',"charset":"utf-8","declaredCharset":' + json(declared) : declared ? ',"charset":' + json(declared) : '';
-      put(`","size":${size}${charset}}`);
-      data.release?.();
-    }
-    open();
-    put(`],"text":${json(text)}}`);
-    return { chunks, ...meta };
-  } finally {
-    input.destroy();
-    parser.destroy();
-  }
-}
-
 export const create: SourceFactory = (md, opts) => open(configOrThrow('smtp trigger', parse(md)), opts);
 
 export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts: SourceOptions): SmtpSource {
@@ -253,6 +148,7 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
 
   const maxEventBytes = opts.maxEventBytes ?? Number.POSITIVE_INFINITY;
   const spoolDir = path.join(opts.dataDir, 'smtp-spool');
+  const mime = createMimeThread();
   // Mails parsed into event bodies at once; the others wait on disk, not in memory.
   let parsing = 0;
   const waiting: Array<() => void> = [];
@@ -268,29 +164,73 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
     }
   };
 
-  /** Writes the DATA stream to `file`, keeping nothing past maxSize (the client is still sending, so it is drained). */
-  async function spool(stream: SMTPServerDataStream, file: string): Promise<number> {
+  /**
+   * Reads the DATA stream, keeping nothing past maxSize (the client is still sending, so it is
+   * drained). Up to `inMemoryMail` bytes stay in memory; a larger mail goes to a file under
+   * <dataDir>/smtp-spool from there on. The file system calls per mail (open, write, read, unlink)
+   * were most of the SMTP intake's main-thread time for typical mails (decision 233).
+   */
+  async function spool(stream: SMTPServerDataStream): Promise<Spooled> {
     let length = 0;
+    const held: Buffer[] = [];
+    let file: string | undefined;
+    let out: ReturnType<typeof createWriteStream> | undefined;
     const cap = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         const room = maxSize - length;
         length += chunk.length;
-        cb(null, room >= chunk.length ? chunk : room > 0 ? chunk.subarray(0, room) : undefined);
+        const kept = room >= chunk.length ? chunk : room > 0 ? chunk.subarray(0, room) : undefined;
+        if (!kept) return cb();
+        if (file === undefined && length <= inMemoryMail) {
+          held.push(kept);
+          return cb();
+        }
+        if (file === undefined) {
+          mkdirSync(spoolDir, { recursive: true });
+          file = path.join(spoolDir, `${randomUUID()}.eml`);
+          out = createWriteStream(file);
+          out.on('error', (err) => cap.destroy(err));
+          const first = Buffer.concat(held);
+          held.length = 0;
+          cb(null, Buffer.concat([first, kept]));
+          return;
+        }
+        cb(null, kept);
       },
     });
-    await pipeline(stream, cap, createWriteStream(file));
-    return length;
+    // The transform only emits once a mail is spooled; until then nothing flows to the file.
+    const sinkStream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        if (!out!.write(chunk)) out!.once('drain', cb);
+        else cb();
+      },
+      final(cb) {
+        if (!out) return cb();
+        out.end(cb);
+      },
+      destroy(err, cb) {
+        out?.destroy();
+        cb(err);
+      },
+    });
+    try {
+      await pipeline(stream, cap, sinkStream);
+    } catch (err) {
+      if (file !== undefined) rmSync(file, { force: true });
+      throw err;
+    }
+    return file !== undefined ? { length, file } : { length, chunks: held };
   }
 
   async function onData(stream: SMTPServerDataStream, session: SMTPServerSession, log: { error(o: object, msg?: string): void }): Promise<string> {
-    mkdirSync(spoolDir, { recursive: true });
-    const file = path.join(spoolDir, `${randomUUID()}.eml`);
+    let mail: Spooled | undefined;
     try {
       let length: number;
       try {
-        length = await spool(stream, file);
+        mail = await spool(stream);
+        length = mail.length;
       } catch (err) {
-        log.error({ err, file }, 'smtp: could not spool a mail to disk');
+        log.error({ err, spoolDir }, 'smtp: could not spool a mail to disk');
         stream.resume(); // keep reading so the client reaches the end of DATA and sees the reply
         await new Promise((r) => (stream.readableEnded ? r(undefined) : stream.once('end', r)));
         throw smtpError(451, '4.3.0 Temporary failure storing the message; try again later');
@@ -298,10 +238,17 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
       if (stream.sizeExceeded || length > maxSize) {
         throw smtpError(552, `5.3.4 Message size exceeds the limit of ${maxSize} bytes; nothing was stored`);
       }
-      const built = await withParseSlot(async () => {
+      // Small mails are held whole anyway (at most maxClients of them); only spooled ones wait for a slot.
+      const parseSlot = mail.file !== undefined ? withParseSlot : <T>(f: () => Promise<T>) => f();
+      const built = await parseSlot(async () => {
         try {
-          return await buildEventBody(file, session, maxEventBytes);
+          const envelope = { mailFrom: session.envelope.mailFrom ? (session.envelope.mailFrom as SMTPServerAddress).address : '', rcptTo: session.envelope.rcptTo.map((r) => r.address) };
+          return await mime.build(mail!, envelope, maxEventBytes);
         } catch (err) {
+          if (err instanceof MimeThreadFailed) {
+            log.error({ err }, 'smtp: the MIME parser thread failed');
+            throw smtpError(451, '4.3.0 Temporary failure parsing the message; try again later');
+          }
           if (err instanceof BodyTooLarge) {
             throw smtpError(552, `5.3.4 This message becomes an event larger than the ${maxEventBytes} bytes its handler accepts (limits.maxStdin of component ${opts.component}); nothing was stored`);
           }
@@ -326,7 +273,7 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
       }
       return id;
     } finally {
-      rmSync(file, { force: true });
+      if (mail?.file !== undefined) rmSync(mail.file, { force: true });
     }
   }
 
@@ -392,6 +339,7 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
       const srv = server;
       server = null;
       if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
+      await mime.close();
       await q.close();
     },
   };

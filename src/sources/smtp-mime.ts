@@ -1,0 +1,233 @@
+import { createReadStream } from 'node:fs';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { MailParser, type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
+
+/**
+ * MIME → the mail event's JSON body, on a thread of its own (decision 233). mailparser costs about
+ * ten times what smtp-server itself spends on a small mail; on the main thread it capped SMTP
+ * intake at a third of a bare smtp-server and competed with the dispatcher and the sinks. The SMTP
+ * source posts each mail (its bytes, or its spool file when large) here and gets the body back
+ * before it commits the event and answers 250, so a mail's fate is still decided at DATA time
+ * (552 when its event would pass maxStdin, 554 when it is not MIME).
+ */
+
+/** A mail's DATA: in memory when small, else the spool file it was written to. */
+export type Spooled = { length: number } & ({ chunks: Buffer[]; file?: undefined } | { file: string; chunks?: undefined });
+
+/** The SMTP envelope, as the event body shows it. */
+export interface Envelope {
+  mailFrom: string;
+  rcptTo: string[];
+}
+
+function firstAddress(a: AddressObject | AddressObject[] | undefined): string | null {
+  const o = Array.isArray(a) ? a[0] : a;
+  return o?.value?.[0]?.address ?? null;
+}
+
+const utf8Labels = new Set(['utf8', 'usascii', 'ascii']);
+
+/**
+ * A streaming decoder from `charset` to UTF-8 bytes, or null when the content is UTF-8 already or
+ * the label is unknown (then the bytes go through as they are and the guest sees U+FFFD for what
+ * is not UTF-8). WHATWG labels, as TextDecoder knows them: iso-8859-1 is read as windows-1252.
+ */
+function charsetDecoder(charset: string | undefined): ((chunk: Buffer | null) => Buffer) | null {
+  if (!charset || utf8Labels.has(charset.toLowerCase().replace(/[^a-z0-9]/g, ''))) return null;
+  let d: TextDecoder;
+  try {
+    d = new TextDecoder(charset);
+  } catch {
+    return null;
+  }
+  return (chunk) => Buffer.from(chunk ? d.decode(chunk, { stream: true }) : d.decode(), 'utf8');
+}
+
+export class BodyTooLarge extends Error {}
+
+/**
+ * The event body JSON as chunks, written as the parser goes: header fields, then each attachment
+ * base64-encoded as its content streams in, then the text (mailparser emits it last). Throws
+ * BodyTooLarge as soon as the body passes `max`, so a mail that cannot run is never held whole.
+ */
+export interface BuiltBody {
+  chunks: Buffer[];
+  /** For the event headers. */
+  from: string | null;
+  messageId: string | null;
+  subject: string | null;
+}
+
+
+export async function buildEventBody(mail: Spooled, envelope: Envelope, max: number): Promise<BuiltBody> {
+  const parser = new MailParser({ skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true });
+  const chunks: Buffer[] = [];
+  let length = 0;
+  const put = (b: Buffer | string) => {
+    const buf = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
+    length += buf.length;
+    if (length > max) throw new BodyTooLarge(`${length}`);
+    chunks.push(buf);
+  };
+  const json = (v: unknown) => JSON.stringify(v);
+  let opened = false;
+  const meta: Omit<BuiltBody, 'chunks'> = { from: null, messageId: null, subject: null };
+  const open = () => {
+    if (opened) return;
+    opened = true;
+    const envelopeFrom = envelope.mailFrom;
+    // mailparser sets these from the top-level headers before it emits any part
+    const p = parser as unknown as { messageId?: string; from?: AddressObject; subject?: string; date?: Date };
+    meta.from = firstAddress(p.from) ?? (envelopeFrom || null);
+    meta.messageId = p.messageId ?? null;
+    meta.subject = p.subject ?? null;
+    put(
+      `{"messageId":${json(meta.messageId)},"from":${json(meta.from)},` +
+        `"to":${json(envelope.rcptTo)},"subject":${json(meta.subject)},` +
+        `"date":${json(p.date && !Number.isNaN(p.date.getTime()) ? p.date.toISOString() : null)},"attachments":[`,
+    );
+  };
+  const input = mail.file !== undefined ? createReadStream(mail.file) : null;
+  if (input) {
+    input.on('error', (err) => parser.destroy(err));
+    input.pipe(parser);
+  } else {
+    for (const c of mail.chunks!) parser.write(c);
+    parser.end();
+  }
+  let text: string | null = null;
+  let first = true;
+  try {
+    for await (const data of parser as AsyncIterable<AttachmentStream | MessageText>) {
+      if (data.type === 'text') {
+        text = data.text ?? null;
+        continue;
+      }
+      open();
+      const params = (data.headers.get('content-type') as { params?: Record<string, string> } | undefined)?.params;
+      const declared = params?.charset;
+      const decode = charsetDecoder(declared);
+      put(`${first ? '' : ','}{"filename":${json(data.filename ?? null)},"contentType":${json(data.contentType)},"content":"`);
+      first = false;
+      let size = 0;
+      let carry = Buffer.alloc(0); // base64 goes in groups of 3 bytes
+      const encode = (bytes: Buffer) => {
+        size += bytes.length;
+        const all = carry.length ? Buffer.concat([carry, bytes]) : bytes;
+        const whole = all.length - (all.length % 3);
+        if (whole > 0) put(all.subarray(0, whole).toString('base64'));
+        carry = Buffer.from(all.subarray(whole));
+      };
+      for await (const chunk of data.content as AsyncIterable<Buffer>) encode(decode ? decode(chunk) : chunk);
+      if (decode) encode(decode(null));
+      if (carry.length) put(carry.toString('base64'));
+      const charset = decode ? ',"charset":"utf-8","declaredCharset":' + json(declared) : declared ? ',"charset":' + json(declared) : '';
+      put(`","size":${size}${charset}}`);
+      data.release?.();
+    }
+    open();
+    put(`],"text":${json(text)}}`);
+    return { chunks, ...meta };
+  } finally {
+    input?.destroy();
+    parser.destroy();
+  }
+}
+
+
+type Request = { id: number; mail: { length: number; bytes?: Uint8Array; file?: string }; envelope: Envelope; max: number };
+type Reply =
+  | { id: number; ok: true; body: Uint8Array; from: string | null; messageId: string | null; subject: string | null }
+  | { id: number; ok: false; tooLarge: boolean; message: string };
+
+export interface MimeThread {
+  /** The event body of one mail; rejects with BodyTooLarge, or an Error when it is not MIME or the thread failed. */
+  build(mail: Spooled, envelope: Envelope, max: number): Promise<BuiltBody>;
+  close(): Promise<void>;
+}
+
+/** Thrown when the parser thread itself failed (not the mail): the caller answers 451, the client retries. */
+export class MimeThreadFailed extends Error {}
+
+const fromSource = import.meta.url.endsWith('.ts');
+
+/** One parser thread, started at the first mail; restarted at the next mail after it failed. */
+export function createMimeThread(): MimeThread {
+  let worker: Worker | null = null;
+  let nextId = 1;
+  const pending = new Map<number, { resolve: (b: BuiltBody) => void; reject: (e: Error) => void }>();
+  const failAll = (why: string) => {
+    for (const p of pending.values()) p.reject(new MimeThreadFailed(why));
+    pending.clear();
+    worker = null;
+  };
+  const start = (): Worker => {
+    // Under tsx (tests) the entry is this .ts file and the thread must register tsx first.
+    const self = new URL(import.meta.url).href;
+    const script = fromSource
+      ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(self)}); });`
+      : `import(${JSON.stringify(self)});`;
+    const w = new Worker(script, { eval: true, workerData: { fwMimeThread: true } });
+    w.unref();
+    w.on('message', (r: Reply) => {
+      const p = pending.get(r.id);
+      if (!p) return;
+      pending.delete(r.id);
+      if (pending.size === 0) w.unref();
+      if (r.ok) p.resolve({ chunks: [Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength)], from: r.from, messageId: r.messageId, subject: r.subject });
+      else p.reject(r.tooLarge ? new BodyTooLarge(r.message) : new Error(r.message));
+    });
+    w.on('error', (err) => {
+      if (worker === w) failAll(`the MIME parser thread failed: ${err.message}`);
+    });
+    w.on('exit', (code) => {
+      if (worker === w) failAll(`the MIME parser thread exited with code ${code}`);
+    });
+    return w;
+  };
+  return {
+    build(mail, envelope, max) {
+      if (!worker) worker = start();
+      const w = worker;
+      const id = nextId++;
+      const bytes = mail.chunks ? Buffer.concat(mail.chunks) : undefined;
+      const req: Request = { id, mail: { length: mail.length, ...(bytes ? { bytes } : { file: mail.file! }) }, envelope, max };
+      return new Promise<BuiltBody>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        w.ref(); // a mail in the parser keeps the process alive until its reply
+        w.postMessage(req);
+      });
+    },
+    async close() {
+      const w = worker;
+      worker = null;
+      failAll('the SMTP trigger closed');
+      if (w) await w.terminate();
+    },
+  };
+}
+
+// The thread's side: parse each request as it comes (several may interleave: each streams).
+if (!isMainThread && (workerData as { fwMimeThread?: boolean } | null)?.fwMimeThread) {
+  parentPort!.on('message', (req: Request) => {
+    const mail: Spooled = req.mail.file !== undefined ? { length: req.mail.length, file: req.mail.file } : { length: req.mail.length, chunks: [Buffer.from(req.mail.bytes!)] };
+    buildEventBody(mail, req.envelope, req.max).then(
+      (b) => {
+        // An ArrayBuffer of its own (small Buffers share a pool), so it can be transferred, not copied.
+        const total = b.chunks.reduce((n, c) => n + c.length, 0);
+        const body = new Uint8Array(total);
+        let at = 0;
+        for (const c of b.chunks) {
+          body.set(c, at);
+          at += c.length;
+        }
+        const reply: Reply = { id: req.id, ok: true, body, from: b.from, messageId: b.messageId, subject: b.subject };
+        parentPort!.postMessage(reply, [body.buffer]);
+      },
+      (err: Error) => {
+        const reply: Reply = { id: req.id, ok: false, tooLarge: err instanceof BodyTooLarge, message: err.message };
+        parentPort!.postMessage(reply);
+      },
+    );
+  });
+}
