@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseDuration, parseSize } from '../core/units.js';
 import { ValidationError, formatZodIssues } from '../core/validation.js';
 import { checkComponent } from './checks.js';
+import { parseOutboundHost } from '../wasm/component/wasi-p2/outbound.js';
 import { defaultLimits, type Limits, type Grants, type DirGrant } from '../wasm/limits.js';
 
 /**
@@ -91,6 +92,14 @@ const grantsSchema = z
     // [HOME, PATH], {X: v}, or both mixed in a list: [HOME, {X: v}] passes HOME through and sets X.
     env: envGrantsSchema.default([]),
     dirs: z.array(dirGrantSchema).default([]),
+    /** Components: hosts wasi:http/outgoing-handler may reach, e.g. ["https://api.example.com", "https://*.example.com"] (decision 221). */
+    outboundHosts: z.array(z.string().superRefine((s, ctx) => {
+      try {
+        parseOutboundHost(s);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })).default([]),
   })
   .strict();
 
@@ -122,7 +131,7 @@ const componentSchema = z
     build: z.string().min(1).optional(),
     abi: z.enum(abis).default('wasi-command'),
     limits: limitsSchema.default({}),
-    grants: grantsSchema.default({ env: [], dirs: [] }),
+    grants: grantsSchema.default({ env: [], dirs: [], outboundHosts: [] }),
     trigger: triggerSchema.default({ type: 'embedded', metadata: {} }),
     scaling: z.record(z.string(), z.unknown()).default({}),
     /** The HPA step's period (Kubernetes' --horizontal-pod-autoscaler-sync-period); 1s in-process by default. */
@@ -288,7 +297,7 @@ function normalizeComponent(c: RawComponent, i: number, opts: ParseOptions, prob
       maxOpenFiles: c.limits.maxOpenFiles ?? defaultLimits.maxOpenFiles,
       ...(c.limits.maxRecords !== undefined ? { maxRecords: c.limits.maxRecords } : {}),
     },
-    grants: { env: grantEnv, dirs: c.grants.dirs.map((d) => ({ ...d, host: path.resolve(opts.baseDir, d.host) })) },
+    grants: { env: grantEnv, dirs: c.grants.dirs.map((d) => ({ ...d, host: path.resolve(opts.baseDir, d.host) })), outboundHosts: c.grants.outboundHosts },
     trigger: { type: c.trigger.type, metadata: c.trigger.metadata },
     scaling: c.scaling,
     ...(c.hpaSyncPeriod !== undefined ? { hpaSyncMs: c.hpaSyncPeriod } : {}),

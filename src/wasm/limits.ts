@@ -51,6 +51,11 @@ export function tableElementCap(limits: Partial<Limits>): number {
 export interface DirGrant { host: string; guest: string; writable: boolean }
 
 /** What of the host a guest may see. Nothing granted = { env: {}, dirs: [] }. */
-export interface Grants { env: Record<string, string>; dirs: DirGrant[] }
+export interface Grants {
+  env: Record<string, string>;
+  dirs: DirGrant[];
+  /** Components only: wasi:http/outgoing-handler may reach these, Spin's allowed_outbound_hosts shape (decision 221). */
+  outboundHosts?: string[];
+}
 
 export const noGrants: Grants = Object.freeze({ env: Object.freeze({}), dirs: Object.freeze([]) }) as unknown as Grants;

@@ -290,6 +290,11 @@ export function instantiate(image: ComponentImage, host: WasiP2Host, limits: Lim
   return { bound: b, st };
 }
 
+function outbound(grants: Grants | undefined, limits: Limits): { outbound?: { hosts: readonly string[]; timeoutMs: number } } {
+  const hosts = grants?.outboundHosts ?? [];
+  return hosts.length > 0 ? { outbound: { hosts, timeoutMs: limits.timeoutMs } } : {};
+}
+
 /** Runs wasi:cli/run#run once on a fresh instance. Never throws for anything the guest does. */
 export function runComponentCommand(image: ComponentImage, input: CommandInput, limits: Limits, grants?: Grants): GuestRun {
   const tooLarge = stdinTooLarge(input, limits);
@@ -301,7 +306,7 @@ export function runComponentCommand(image: ComponentImage, input: CommandInput, 
   const env = grants && Object.keys(grants.env).length > 0 ? { ...grants.env, ...input.env } : input.env;
   let host: WasiP2Host;
   try {
-    host = createWasiP2({ args: [ARGV0, ...input.args], env, stdin: input.stdin, maxStdoutBytes: limits.maxStdoutBytes, preopens: grants?.dirs ?? [] });
+    host = createWasiP2({ args: [ARGV0, ...input.args], env, stdin: input.stdin, maxStdoutBytes: limits.maxStdoutBytes, preopens: grants?.dirs ?? [], ...outbound(grants, limits) });
   } catch (err) {
     return { ok: false, error: { kind: 'invalid-module', message: (err as Error).message }, stdout: empty, stderr: empty };
   }
@@ -349,7 +354,7 @@ export function runComponentHttp(image: ComponentImage, request: HttpRequestIn, 
   const state: HttpState = { response: null };
   let host: WasiP2Host;
   try {
-    host = createWasiP2({ args: [ARGV0], env: grants?.env ?? {}, stdin: empty, maxStdoutBytes: limits.maxStdoutBytes, preopens: grants?.dirs ?? [], http: { request, state } });
+    host = createWasiP2({ args: [ARGV0], env: grants?.env ?? {}, stdin: empty, maxStdoutBytes: limits.maxStdoutBytes, preopens: grants?.dirs ?? [], http: { request, state }, ...outbound(grants, limits) });
   } catch (err) {
     return { ok: false, error: { kind: 'invalid-module', message: (err as Error).message }, stderr: empty };
   }

@@ -11,6 +11,7 @@ import { cliFuncs } from './cli.js';
 import { filesystemFuncs } from './filesystem.js';
 import { httpFuncs, type HttpRequestIn, type HttpState } from './http.js';
 import { bytesInput, captureStream, ioFuncs, type HostFuncs } from './io.js';
+import { outgoingFuncs } from './outbound.js';
 
 export interface WasiP2Options {
   args: string[];
@@ -20,6 +21,8 @@ export interface WasiP2Options {
   preopens: DirGrant[];
   /** wasi:http/types for an incoming-handler call (the request, and where the response lands). */
   http?: { request: HttpRequestIn | null; state: HttpState };
+  /** grants.outboundHosts: wasi:http/outgoing-handler sends to these only (empty: every request is denied). */
+  outbound?: { hosts: readonly string[]; timeoutMs: number };
 }
 
 export interface WasiP2Host {
@@ -40,6 +43,8 @@ export function createWasiP2(o: WasiP2Options): WasiP2Host {
     ...cliFuncs({ args: o.args, env: o.env, stdin: bytesInput(o.stdin), stdout, stderr }),
     ...fsHost.funcs,
     ...httpFuncs(o.http?.request ?? null, o.maxStdoutBytes, o.http?.state ?? { response: null }),
+    // Without an allow-list, outgoing-handler stays unprovided and deny.ts answers HTTP-request-denied.
+    ...(o.outbound && o.outbound.hosts.length > 0 ? outgoingFuncs(o.outbound.hosts, { timeoutMs: o.outbound.timeoutMs, maxBodyBytes: o.maxStdoutBytes }) : {}),
     // A network handle is harmless: every socket made with it is denied (deny.ts).
     'wasi:sockets/instance-network#instance-network': () => ({}),
   };
