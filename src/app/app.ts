@@ -4,7 +4,7 @@ import { openDeadLetters, type DeadLetters } from '../sources/dead-letters.js';
 import type { AppManifest, ComponentSpec } from './manifest.js';
 import { resolveGuest, resolveModule } from './module.js';
 import { componentWorld, type ComponentImage } from '../wasm/component/index.js';
-import { startComponent, type ComponentState, type RunningComponent } from './component.js';
+import { startComponent, type ComponentState, type ModuleSwap, type RunningComponent } from './component.js';
 import { createMetrics, type AppMetrics } from './metrics.js';
 import { createThreadBudget, type ThreadBudget } from '../runtime/budget.js';
 
@@ -30,6 +30,12 @@ export interface RunningApp {
   onSample(cb: (s: AppSample) => void): () => void;
   /** Puts a dead letter back on its component's source and removes it from the store. */
   retryDeadLetter(id: string): Promise<void>;
+  /**
+   * Swaps a component's module for `bytes`, or for its manifest module read again (`up --watch`),
+   * without losing or repeating an event: see RunningComponent.swapModule. On any failure it throws
+   * and the old module keeps serving.
+   */
+  reload(component: string, bytes?: Uint8Array): Promise<ModuleSwap>;
   close(): Promise<void>;
 }
 
@@ -132,6 +138,14 @@ export async function startApp(manifest: AppManifest, opts: StartOptions): Promi
       const { attempt: _attempt, enqueuedAt: _enqueuedAt, ...event } = entry.event;
       await component.source.publish(event);
       deadLetters.remove(id);
+    },
+    async reload(name, bytes) {
+      const component = components.get(name);
+      if (!component) {
+        if (httpHandlers.has(name)) throw new Error(`component ${name} is an http-wasm handler, whose module is not swapped while running: restart up to load a new one`);
+        throw new Error(`no component named ${name} in app ${manifest.name} (it runs: ${[...components.keys()].join(', ') || 'none'})`);
+      }
+      return component.swapModule(bytes);
     },
     async close() {
       clearInterval(timer);

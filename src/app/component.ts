@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Source } from '../core/source.js';
 import type { Sink } from '../core/sink.js';
-import { createPool, type Pool } from '../runtime/pool.js';
+import { createHash } from 'node:crypto';
+import { createPool, type Job, type JobResult, type Pool, type PoolStats } from '../runtime/pool.js';
 import type { ThreadBudget } from '../runtime/budget.js';
 import { createScaleLoop, describeDecision, type ScaleLoop, type ScalerState, type ScalingSpec } from '../scaling/index.js';
 import { sources } from '../sources/index.js';
@@ -10,7 +11,8 @@ import type { DeadLetters } from '../sources/dead-letters.js';
 import { startDispatcher, type Dispatcher, type Outcome } from './dispatcher.js';
 import type { ComponentSpec } from './manifest.js';
 import { resolveScaling } from './scaling.js';
-import { resolveGuest } from './module.js';
+import { guestFromBytes, moduleBytes } from './module.js';
+import { commandProblem } from '../wasm/wasi-command.js';
 import { readMetricsFor } from './metric-readers.js';
 import { createCounters, type ComponentCounters, type LatencySummary } from './stats.js';
 
@@ -38,7 +40,24 @@ export interface RunningComponent {
   state(): ComponentState;
   /** Subscribe to new-lag notices (for the KEDA external scaler's StreamIsActive). */
   onLag(cb: () => void): () => void;
+  /**
+   * Replaces the component's module (`up --watch`) without dropping an event: the new module is
+   * compiled and checked and its threads started first, then events not yet handed to a guest run
+   * on it, while those already submitted finish on the old module, whose pool closes once they have.
+   * `bytes` defaults to reading the manifest's module again. Throws, with the old module still
+   * serving, when the bytes are not a module this component can run.
+   */
+  swapModule(bytes?: Uint8Array): Promise<ModuleSwap>;
   close(): Promise<void>;
+}
+
+export interface ModuleSwap {
+  /** false when the bytes are those already running (nothing was done). */
+  swapped: boolean;
+  /** sha256 of the module's bytes, hex. */
+  digest: string;
+  /** Resolves when the old module's last event has settled and its pool is closed. */
+  drained: Promise<void>;
 }
 
 export interface ComponentContext {
@@ -85,10 +104,24 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
   const log = ctx.log.child({ component: spec.name });
   const scaling = resolveScaling(spec);
   // No module: a forwarder (decision 160). Its replicas are slots for concurrent publishes, no threads.
-  const pool =
-    spec.module === undefined
-      ? forwardSlots()
-      : createPool({ ...(await resolveGuest(spec.module, spec.abi, ctx.dataDir, spec.limits)), abi: 'wasi-command', limits: spec.limits, grants: spec.grants, name: spec.name, ...(ctx.budget ? { budget: ctx.budget } : {}) });
+  // `checked`: refuse a module that cannot run as a command here rather than per event, where it
+  // would dead-letter every event as invalid-module (a swapped-in module; at start the events show it).
+  const guestPool = (bytes: Uint8Array, checked: boolean): Pool => {
+    const guest = guestFromBytes(bytes, spec.module!, spec.abi, spec.limits);
+    const problem = checked && !guest.component ? commandProblem(guest.module) : null;
+    if (problem) throw new Error(`module ${problem}`);
+    return createPool({ ...guest, abi: 'wasi-command', limits: spec.limits, grants: spec.grants, name: spec.name, ...(ctx.budget ? { budget: ctx.budget } : {}) });
+  };
+  let moduleDigest = '';
+  let pool: Pool | SwappablePool;
+  if (spec.module === undefined) pool = forwardSlots();
+  else {
+    const bytes = await moduleBytes(spec.module, ctx.dataDir);
+    moduleDigest = sha256(bytes);
+    pool = swappable(guestPool(bytes, false));
+  }
+  let swapping: Promise<unknown> = Promise.resolve();
+  let closing = false;
   const source = sources[spec.trigger.type]!.create(spec.trigger.metadata, {
     component: spec.name,
     dataDir: ctx.dataDir,
@@ -190,7 +223,36 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
       lagListeners.add(cb);
       return () => lagListeners.delete(cb);
     },
+    swapModule(given) {
+      // One swap at a time, in the order asked: two quick rebuilds end with the later module serving.
+      const run = swapping.then(async (): Promise<ModuleSwap> => {
+        if (spec.module === undefined || !('swap' in pool)) throw new Error(`component ${spec.name} has no module to swap (it forwards events)`);
+        if (closing) throw new Error(`component ${spec.name} is stopping`);
+        const bytes = given ?? (await moduleBytes(spec.module, ctx.dataDir));
+        const digest = sha256(bytes);
+        if (digest === moduleDigest) return { swapped: false, digest, drained: Promise.resolve() };
+        const next = guestPool(bytes, true);
+        try {
+          await next.ready();
+        } catch (err) {
+          await next.close().catch(() => {});
+          throw err;
+        }
+        if (closing) {
+          await next.close();
+          throw new Error(`component ${spec.name} is stopping`);
+        }
+        const drained = (pool as SwappablePool).swap(next).catch((err: Error) => log.warn({ err: err.message }, 'the old module\'s pool did not close cleanly'));
+        moduleDigest = digest;
+        log.info({ digest: digest.slice(0, 12) }, 'module swapped: new events run the new module, events in flight finish on the old one');
+        return { swapped: true, digest, drained };
+      });
+      swapping = run.catch(() => {});
+      return run;
+    },
     async close() {
+      closing = true;
+      await swapping;
       if (source.stopAccepting) await drainQueue(source.stopAccepting.bind(source));
       // Drain: stop taking events, let in-flight ones finish (bounded by their deadline), then stop.
       // Jobs still waiting for a slot are refused by pool.close() and nacked for redelivery.
@@ -223,6 +285,79 @@ function forwardSlots(): Pool {
     async close() {
       closed = true;
       replicas = 0;
+    },
+  };
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+interface SwappablePool extends Pool {
+  /** Sends every later job to `next`; resolves once the jobs the old pool holds have settled and it is closed. */
+  swap(next: Pool): Promise<void>;
+}
+
+const cumulative = ['completed', 'coldStarts', 'timeouts', 'crashes', 'threadStarts'] as const;
+const current = ['busy', 'running', 'queued', 'threads', 'idleThreads'] as const;
+
+/**
+ * A pool whose module can be replaced while events run. The dispatcher holds this one object; each
+ * job goes to the pool that is current when it is submitted, so a job never moves between modules
+ * (it runs once, on the module it was given to). A pool being retired keeps the replica count until
+ * its last job settles, so the jobs it holds still get slots, then closes. Its counters are kept, so
+ * the dashboard's totals do not drop at a swap.
+ */
+function swappable(first: Pool): SwappablePool {
+  let active = first;
+  const retiring = new Set<Pool>();
+  const jobs = new Map<Pool, Set<Promise<unknown>>>([[first, new Set()]]);
+  const retired: Record<(typeof cumulative)[number], number> = { completed: 0, coldStarts: 0, timeouts: 0, crashes: 0, threadStarts: 0 };
+
+  const submit = (job: Job): Promise<JobResult> => {
+    const target = active;
+    const run = target.submit(job);
+    const held = jobs.get(target)!;
+    held.add(run);
+    const forget = () => held.delete(run);
+    run.then(forget, forget);
+    return run;
+  };
+
+  return {
+    setReplicas(n) {
+      active.setReplicas(n);
+      for (const p of retiring) p.setReplicas(Math.max(n, p.replicas));
+    },
+    get replicas() {
+      return active.replicas;
+    },
+    submit: submit as Pool['submit'],
+    stats(): PoolStats {
+      const s = { ...active.stats() };
+      for (const k of cumulative) s[k] += retired[k];
+      for (const p of retiring) {
+        const r = p.stats();
+        for (const k of [...current, ...cumulative]) s[k] += r[k];
+      }
+      return s;
+    },
+    ready: () => active.ready(),
+    async swap(next) {
+      const old = active;
+      next.setReplicas(old.replicas);
+      jobs.set(next, new Set());
+      active = next;
+      retiring.add(old);
+      await Promise.allSettled([...jobs.get(old)!]);
+      await old.close();
+      const last = old.stats();
+      for (const k of cumulative) retired[k] += last[k];
+      retiring.delete(old);
+      jobs.delete(old);
+    },
+    async close() {
+      await Promise.all([active.close(), ...[...retiring].map((p) => p.close())]);
     },
   };
 }

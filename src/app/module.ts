@@ -12,7 +12,11 @@ export async function resolveModule(ref: string, dataDir: string, compile: Compi
 
 /** What a pool runs for an event ABI: the module, and for `abi: component` the linked component (its main core module as `module`). */
 export async function resolveGuest(ref: string, abi: string, dataDir: string, compile: CompileOptions = {}): Promise<{ module: WebAssembly.Module; component?: ComponentImage }> {
-  const bytes = await moduleBytes(ref, dataDir);
+  return guestFromBytes(await moduleBytes(ref, dataDir), ref, abi, compile);
+}
+
+/** resolveGuest for bytes already read (a module swapped in by `up --watch`); `ref` only names them in errors. */
+export function guestFromBytes(bytes: Uint8Array, ref: string, abi: string, compile: CompileOptions = {}): { module: WebAssembly.Module; component?: ComponentImage } {
   if (abi !== 'component') {
     if (isComponent(bytes)) throw new Error(`${ref} is a WASI 0.2 component: give the component \`abi: component\` (abi ${abi} runs core modules)`);
     return { module: compileModule(bytes, compile).module };
@@ -21,7 +25,7 @@ export async function resolveGuest(ref: string, abi: string, dataDir: string, co
   return { module: component.modules[0]!, component };
 }
 
-async function moduleBytes(ref: string, dataDir: string): Promise<Uint8Array> {
+export async function moduleBytes(ref: string, dataDir: string): Promise<Uint8Array> {
   let resolved;
   try {
     resolved = await resolveModuleRef(ref, { dataDir });

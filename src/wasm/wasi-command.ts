@@ -57,6 +57,11 @@ export function wasiNames(): Set<string> {
   return wasiNamesCache;
 }
 
+/** Why the module cannot run as a WASI command (a missing import or export), or null; checked before a module is swapped in. */
+export function commandProblem(module: WebAssembly.Module): string | null {
+  return checkCommand(module).problem;
+}
+
 function checkCommand(module: WebAssembly.Module): Checked {
   let c = checkedCommand.get(module);
   if (c) return c;
