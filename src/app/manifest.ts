@@ -3,15 +3,16 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration, parseSize } from '../core/units.js';
-import { ValidationError, formatZodIssues } from '../core/validation.js';
-import { checkComponent } from './checks.js';
+import { ValidationError } from '../core/validation.js';
+import { validate } from './validate.js';
 import { parseOutboundHost } from '../wasm/component/wasi-p2/outbound.js';
 import { defaultLimits, type Limits, type Grants, type DirGrant } from '../wasm/limits.js';
 
 /**
- * The app manifest (`featherweight.yaml`). zod validates the shape; each trigger's metadata, each
- * sink's config and the scaling spec are validated by the layer that owns them (sources/, sinks/,
- * scaling/), so one manifest error names the exact field whichever layer finds it.
+ * The app manifest (`featherweight.yaml`): its shape (zod) and its normalized form. Validation is
+ * one stage, src/app/validate.ts (the shape, then each trigger's, sink's and scaling spec's checks
+ * by the layer that owns them), which every entry point goes through (validate, up, kube render,
+ * simulate), so one run names every problem of the file with its path.
  */
 
 /** A number, or a string in human units parsed by `parse` (its message names what is accepted). */
@@ -122,7 +123,7 @@ const deliverySchema = z
 
 export const abis = ['wasi-command', 'exports', 'http-wasm', 'component'] as const;
 
-const componentSchema = z
+export const componentSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS-1123 label: lower-case letters, digits and "-"').max(63),
     /** Left out: the component runs no guest and forwards each event to its publish sink (decision 160). */
@@ -186,7 +187,7 @@ export const manifestSchema = z
   });
 
 type RawManifest = z.infer<typeof manifestSchema>;
-type RawComponent = RawManifest['components'][number];
+export type RawComponent = RawManifest['components'][number];
 
 export interface ComponentSpec {
   name: string;
@@ -250,29 +251,14 @@ export function loadManifest(file: string, env: NodeJS.ProcessEnv = process.env)
 
 export interface ParseOptions { baseDir: string; env?: NodeJS.ProcessEnv; file?: string }
 
+/** The validation stage (src/app/validate.ts) as a throwing call: the manifest, or a ValidationError listing every problem. */
 export function parseManifest(doc: unknown, opts: ParseOptions): AppManifest {
-  const what = `manifest ${opts.file ?? ''}`.trim();
-  const result = manifestSchema.safeParse(doc);
-  if (!result.success) throw new ValidationError(what, formatZodIssues(result.error, '', manifestSchema));
-  const raw = result.data;
-  const problems: string[] = [];
-  const components = raw.components.map((c, i) => normalizeComponent(c, i, opts, problems));
-  components.forEach((c, i) => problems.push(...checkComponent(c, `components[${i}]`)));
-  if (problems.length) throw new ValidationError(what, problems);
-  return {
-    name: raw.metadata.name,
-    dataDir: path.resolve(opts.baseDir, raw.dataDir),
-    server: raw.server,
-    components,
-    proxies: raw.proxies.map((p) => ({
-      ...p,
-      middleware: p.middleware.map((m) => ({ ...m, module: m.module.startsWith('oci://') ? m.module : path.resolve(opts.baseDir, m.module) })),
-    })),
-    ...(opts.file ? { file: opts.file } : {}),
-  };
+  const r = validate(doc, opts);
+  if (!r.ok) throw new ValidationError(`manifest ${opts.file ?? ''}`.trim(), r.problems);
+  return r.manifest;
 }
 
-function normalizeComponent(c: RawComponent, i: number, opts: ParseOptions, problems: string[]): ComponentSpec {
+export function normalizeComponent(c: RawComponent, i: number, opts: ParseOptions, problems: string[]): ComponentSpec {
   const env = opts.env ?? process.env;
   const grantEnv: Record<string, string> = {};
   for (const entry of c.grants.env) {

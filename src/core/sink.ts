@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { FwEvent } from './event.js';
 
 /** One output record: a flat object whose keys become columns. */
@@ -27,4 +28,22 @@ export interface Sink {
   /** Optional read-back for the API and dashboard. */
   rows?(q: RowsQuery): Promise<{ total: number; rows: SinkRecord[] }>;
   close(): Promise<void>;
+}
+
+/** What every sink receives besides its own config. */
+export interface SinkOptions {
+  /** Directory for local state: the sqlite sink's default file is <dataDir>/rows.db. */
+  dataDir: string;
+  /** Component name: the default table name (non-identifier characters become _). */
+  component: string;
+}
+
+/** One sink type, declared once (src/sinks/<type>.ts) and registered in src/sinks/index.ts. */
+export interface SinkPlugin<C = any> {
+  /** `sink.type` in the manifest. */
+  readonly type: string;
+  /** Strict schema of the manifest's `sink:` object, including `type`; validation reports its problems. */
+  readonly config: z.ZodType<C>;
+  /** `config` is the manifest's `sink:` object, already parsed by `config`. */
+  create(config: C, opts: SinkOptions): Sink;
 }

@@ -1,28 +1,26 @@
-import type { z } from 'zod';
-import type { Sink } from '../core/sink.js';
-import * as sqlite from './sqlite.js';
-import * as postgres from './postgres.js';
-import * as publish from './publish.js';
+import type { SinkPlugin } from '../core/sink.js';
+import { plugin as sqlite } from './sqlite.js';
+import { plugin as postgres } from './postgres.js';
+import { plugin as publish } from './publish.js';
 // brokers: imports
 
-export interface SinkOptions {
-  /** Directory for local state: the sqlite sink's default file is <dataDir>/rows.db. */
-  dataDir: string;
-  /** Component name: the default table name (non-identifier characters become _). */
-  component: string;
-}
+export type { SinkOptions, SinkPlugin } from '../core/sink.js';
+/** The registry's entry type (each sink file's `plugin`). */
+export type SinkEntry = SinkPlugin;
 
-export interface SinkEntry {
-  /** `config` is the manifest's `sink:` object, already parsed by `config`. */
-  create(config: any, opts: SinkOptions): Sink;
-  /** Strict schema of the manifest's `sink:` object, including `type`. */
-  config: z.ZodType;
-}
+/** Every sink type the manifest accepts, by `sink.type`: one plugin object per sink. */
+export const sinks: Readonly<Record<string, SinkPlugin>> = Object.freeze(
+  Object.fromEntries(
+    [
+      sqlite,
+      postgres,
+      publish,
+      // brokers: entries
+    ].map((p) => [p.type, p]),
+  ),
+);
 
-/** Every sink type the manifest accepts, by `sink.type`. */
-export const sinks: Record<string, SinkEntry> = {
-  sqlite: { create: sqlite.create, config: sqlite.config },
-  postgres: { create: postgres.create, config: postgres.config },
-  publish: { create: publish.create, config: publish.config },
-  // brokers: entries
-};
+/** The plugin of a sink type; own keys only ("constructor" is unknown). */
+export function sinkPlugin(type: string): SinkPlugin | undefined {
+  return Object.hasOwn(sinks, type) ? sinks[type] : undefined;
+}

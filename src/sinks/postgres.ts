@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { z } from 'zod';
-import type { RowsQuery, Sink, SinkRecord } from '../core/sink.js';
+import type { RowsQuery, Sink, SinkPlugin, SinkRecord } from '../core/sink.js';
 import { checkColumnBudget, checkIdentifier, defaultMaxColumns, defaultTableName, eventColumns, kindOf, page, quoteIdent, writeSlice, type ColumnKind } from './table.js';
 
 /**
@@ -185,3 +185,5 @@ export function create(cfg: PostgresSinkConfig, opts: { dataDir: string; compone
   };
   return sink;
 }
+
+export const plugin: SinkPlugin<PostgresSinkConfig> = { type: 'postgres', config, create };

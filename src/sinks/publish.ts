@@ -8,7 +8,7 @@
  * See docs/decisions/044-publish-sink.md.
  */
 import { z } from 'zod';
-import type { Sink, SinkRecord } from '../core/sink.js';
+import type { Sink, SinkPlugin, SinkRecord } from '../core/sink.js';
 import { writeSlice } from './table.js';
 import type { FwEvent } from '../core/event.js';
 
@@ -204,3 +204,5 @@ export function create(c: PublishSinkConfig, _opts?: { dataDir: string; componen
     close: () => driver.close(),
   };
 }
+
+export const plugin: SinkPlugin<PublishSinkConfig> = { type: 'publish', config, create };

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
-import type { RowsQuery, Sink, SinkRecord } from '../core/sink.js';
+import type { RowsQuery, Sink, SinkPlugin, SinkRecord } from '../core/sink.js';
 import {
   checkColumnBudget, checkIdentifier, defaultMaxColumns, defaultTableName, eventColumns, kindOf, page, quoteIdent, writeSlice, yieldToLoop,
 } from './table.js';
@@ -254,3 +254,5 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
   };
   return sink;
 }
+
+export const plugin: SinkPlugin<SqliteSinkConfig> = { type: 'sqlite', config, create };
