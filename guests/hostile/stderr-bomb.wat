@@ -1,5 +1,5 @@
 ;; stderr bomb (hostile): writes 64 KiB blocks to stderr forever, ignoring errors; the output limit
-;; (limits.maxStdout, applied to stderr separately) ends it as output-limit.
+;; (limits.maxStderr, 1 MiB by default, apart from stdout's) ends it as output-limit.
 (module
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 2)

@@ -6,7 +6,9 @@ import { Worker } from 'node:worker_threads';
 import type { GuestErrorInfo } from '../core/errors.js';
 import { GuestError } from '../core/errors.js';
 import { instanceLimits, moduleMeta, type ExportCall, type Grants, type GuestRun, type Limits } from './guest.js';
-import type { Abi, CommandJob, ExportJob, FromWorker, Job, ToWorker, WorkerInit } from './protocol.js';
+import type { Abi, CommandJob, ExportJob, FromWorker, Job, JobDone, ToWorker, WorkerInit } from './protocol.js';
+import { Board, createBoardMemory, monoMs, type OutputSoFar } from './board.js';
+import { formatBytes } from '../wasm/result.js';
 import type { ComponentImage } from '../wasm/component/index.js';
 import { workerBoot } from './boot.js';
 import type { ThreadBudget } from './budget.js';
@@ -17,7 +19,7 @@ export type { Abi, CommandJob, ExportJob, Job } from './protocol.js';
 export interface JobMeta {
   /** Time the job ran on its thread (instantiate + run + collect), or until the watchdog fired. */
   durationUs: number;
-  /** Time from submit() until the job was handed to a thread (slot wait + thread wait). */
+  /** Time from submit() until the job started on a thread (slot wait, thread wait, earlier jobs of its batch). */
   waitUs: number;
   /** The job had to wait for a worker thread to start. */
   coldStart: boolean;
@@ -56,7 +58,7 @@ export interface PoolStats {
   replicas: number;
   /** Jobs holding a replica slot: running, or admitted and waiting for a free thread. */
   busy: number;
-  /** Jobs executing on a thread right now. */
+  /** Jobs executing on a thread right now (threads with a batch: each runs one job at a time). */
   running: number;
   /** Jobs waiting for a replica slot. */
   queued: number;
@@ -92,14 +94,16 @@ interface Pending {
   job: Job;
   resolve(r: JobResult): void;
   reject(e: Error): void;
+  /** monoMs() */
   submittedAt: number;
 }
 
 interface Running extends Pending {
   id: number;
+  /** Its place in its batch: the thread runs them in this order. */
+  index: number;
   postedAt: number;
   coldStart: boolean;
-  timer: NodeJS.Timeout;
 }
 
 interface Thread {
@@ -111,11 +115,16 @@ interface Thread {
   /** Ran its share of jobs: serves on only until a replacement is ready. */
   retiring: boolean;
   jobsRun: number;
-  current?: Running;
+  /** The jobs posted to it and not yet settled, in the order it runs them (decision 231). */
+  batch: Running[];
+  /** Which of them runs since when, and its output so far (board.ts). */
+  board: Board;
+  /** The watchdog: fires at the earliest moment the running job could be past its deadline. */
+  watchdog?: NodeJS.Timeout;
   /** OS thread id (Linux), to lower a runaway job's priority from here. */
   tid?: number;
-  /** Its current job ran past DEMOTE_AFTER_MS: the thread is at RUNAWAY_NICE until the job ends. */
-  demoted: boolean;
+  /** The job (id) that ran past DEMOTE_AFTER_MS: the thread is at RUNAWAY_NICE until it ends. */
+  demoted: number;
   idleTimer?: NodeJS.Timeout;
   lastError?: Error;
   exited: Promise<void>;
@@ -126,13 +135,23 @@ const workerBootScript = workerBoot('worker');
 const MAX_START_FAILURES = 3;
 /** Live Wasm memories the pool lets its threads' garbage reach: ~60 TiB of the 128 TiB x86-64 user space. */
 const ADDRESS_SPACE_BUDGET = 6000;
+/**
+ * Jobs one message may carry to a thread. A batch costs one round trip instead of one per job; it
+ * is bounded so that one thread does not hoard what a thread freed a moment later could run.
+ */
+const MAX_BATCH = 32;
 
 export function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
-function failure(abi: Abi, error: GuestErrorInfo): GuestRun | ExportCall {
-  return abi === 'wasi-command' ? { ok: false, error, stdout: new Uint8Array(0), stderr: new Uint8Array(0) } : { ok: false, error };
+/** The failed run of a killed job: its typed error, and what the guest wrote before (board.ts). */
+function failure(abi: Abi, error: GuestErrorInfo, out: OutputSoFar | null): GuestRun | ExportCall {
+  if (abi !== 'wasi-command') return { ok: false, error };
+  if (!out) return { ok: false, error, stdout: new Uint8Array(0), stderr: new Uint8Array(0) };
+  const wrote = [out.stdoutBytes > 0 ? `${formatBytes(out.stdoutBytes)} to stdout` : '', out.stderrBytes > 0 ? `${formatBytes(out.stderrBytes)} to stderr` : ''].filter(Boolean);
+  const message = wrote.length > 0 ? `${error.message} (it had written ${wrote.join(' and ')})` : error.message;
+  return { ok: false, error: { ...error, message }, stdout: out.stdout, stderr: out.stderr };
 }
 
 export function createPool(opts: PoolOptions): Pool {
@@ -145,7 +164,7 @@ export function createPool(opts: PoolOptions): Pool {
   // A module whose tables (at their capped maximum) leave no room for its initial memory can never run.
   const budget = instanceLimits(moduleMeta(opts.module), opts.limits);
   if (budget.problem) throw new GuestError({ kind: 'memory-limit', message: budget.problem });
-  const init: WorkerInit = { module: opts.module, abi: opts.abi, limits: opts.limits, ...(opts.grants ? { grants: opts.grants } : {}), ...(opts.component ? { component: opts.component } : {}) };
+  const init: Omit<WorkerInit, 'board'> = { module: opts.module, abi: opts.abi, limits: opts.limits, ...(opts.grants ? { grants: opts.grants } : {}), ...(opts.component ? { component: opts.component } : {}) };
   const timeoutMs = opts.limits.timeoutMs;
 
   let replicas = 0;
@@ -157,7 +176,10 @@ export function createPool(opts: PoolOptions): Pool {
   const waitingThread: Pending[] = [];
   const threads = new Set<Thread>();
   const counters = { completed: 0, coldStarts: 0, timeouts: 0, crashes: 0, threadStarts: 0 };
-  let running = 0;
+  /** Jobs posted to threads and not settled yet (in batches). */
+  let inFlight = 0;
+  /** Threads with a batch: the jobs executing right now, one per such thread. */
+  let busyThreads = 0;
   let drained: (() => void) | undefined;
   // Jobs running longer than DEMOTE_AFTER_MS drop to the lowest CPU priority, so short jobs (of this
   // component and the others) keep their latency beside a runaway (decision 122).
@@ -165,30 +187,37 @@ export function createPool(opts: PoolOptions): Pool {
   const sweep = () => {
     const t0 = now();
     for (const t of threads) {
-      if (t.state === 'busy' && t.current && !t.demoted && t.tid !== undefined && t0 - t.current.postedAt > DEMOTE_AFTER_MS) {
-        t.demoted = setThreadNice(t.tid, RUNAWAY_NICE);
+      if (t.state !== 'busy' || t.tid === undefined || t.stopping) continue;
+      const cur = t.board.current();
+      if (t.demoted !== 0 && (cur.job !== t.demoted || !cur.running)) restorePriority(t);
+      if (t.demoted === 0 && cur.running && t0 - cur.startedAt > DEMOTE_AFTER_MS && t.batch.some((r) => r.id === cur.job)) {
+        if (setThreadNice(t.tid, RUNAWAY_NICE)) t.demoted = cur.job;
       }
     }
   };
   const member = opts.budget ? opts.budget.join(opts.name ?? 'pool', () => pump()) : null;
   const readyWaiters: Array<{ resolve(): void; reject(e: Error): void }> = [];
 
-  const now = () => performance.now();
+  const now = monoMs;
   // Threads that count towards the target: retiring ones are on their way out.
   const liveThreads = () => [...threads].filter((t) => !t.stopping && !t.retiring);
   const ready = (t: Thread) => !t.stopping && !t.retiring && t.state !== 'starting';
   /** A retiring thread may stop once another thread can take its place. */
   const replaced = (t: Thread) => [...threads].some((o) => o !== t && ready(o));
-  const admitted = () => waitingThread.length + running;
+  const admitted = () => waitingThread.length + inFlight;
   /** Threads wanted now: max(warmThreads, replicas), capped by maxThreads. */
   const targetThreads = () => Math.min(maxThreads, Math.max(warmThreads, replicas));
+  const idleThreads = () => [...threads].filter((t) => t.state === 'idle' && !t.stopping);
+  /** The next batch for one of `idle` idle threads: an even share of the waiting jobs. */
+  const takeBatch = (idle: number) => waitingThread.splice(0, Math.min(MAX_BATCH, Math.ceil(waitingThread.length / Math.max(1, idle))));
 
   function spawn(): void {
     counters.threadStarts++;
     let resolveExit!: () => void;
     const exited = new Promise<void>((r) => (resolveExit = r));
-    const worker = new Worker(workerBootScript, { eval: true, workerData: init });
-    const t: Thread = { worker, threadId: worker.threadId, state: 'starting', stopping: false, retiring: false, jobsRun: 0, demoted: false, exited };
+    const board = createBoardMemory();
+    const worker = new Worker(workerBootScript, { eval: true, workerData: { ...init, board } satisfies WorkerInit });
+    const t: Thread = { worker, threadId: worker.threadId, state: 'starting', stopping: false, retiring: false, jobsRun: 0, batch: [], board: new Board(board), demoted: 0, exited };
     threads.add(t);
     if (waitingThread.length === 0) worker.unref();
     worker.on('message', (msg: FromWorker) => {
@@ -209,6 +238,8 @@ export function createPool(opts: PoolOptions): Pool {
   function stopThread(t: Thread): void {
     t.stopping = true;
     if (t.idleTimer) clearTimeout(t.idleTimer);
+    if (t.watchdog) clearTimeout(t.watchdog);
+    t.watchdog = undefined;
     void t.worker.terminate();
   }
 
@@ -235,19 +266,16 @@ export function createPool(opts: PoolOptions): Pool {
   function pump(): void {
     while (!closed && waitingSlot.length > 0 && admitted() < replicas) waitingThread.push(waitingSlot.shift()!);
     // Fresh threads first, retiring ones only when nothing else is free.
-    const idle = [...threads].filter((t) => t.state === 'idle' && !t.stopping).sort((a, b) => Number(a.retiring) - Number(b.retiring));
-    for (const t of idle) {
+    const idle = idleThreads().sort((a, b) => Number(a.retiring) - Number(b.retiring));
+    for (let i = 0; i < idle.length; i++) {
       if (waitingThread.length === 0) break;
       if (member && !member.acquire()) break; // the budget calls pump again when a slot is ours
-      dispatch(t, waitingThread.shift()!, false);
+      dispatch(idle[i]!, takeBatch(idle.length - i), false);
     }
     for (const t of threads) if (t.retiring && t.state === 'idle' && !t.stopping && replaced(t)) stopThread(t);
     ensureThreads();
     if (waitingThread.length > 0) for (const t of threads) if (t.state === 'starting') t.worker.ref();
-    if (member) {
-      const idleNow = [...threads].filter((t) => t.state === 'idle' && !t.stopping).length;
-      member.want(Math.min(waitingThread.length, idleNow));
-    }
+    if (member) member.want(Math.min(waitingThread.length, idleThreads().length));
     if (startFailures >= MAX_START_FAILURES && liveThreads().length === 0) {
       const err = new Error(`worker threads fail to start: ${startError?.message ?? 'unknown error'}`);
       for (const p of waitingThread.splice(0)) p.reject(err);
@@ -264,7 +292,7 @@ export function createPool(opts: PoolOptions): Pool {
       return;
     }
     if (waitingThread.length > 0 && (!member || member.acquire())) {
-      dispatch(t, waitingThread.shift()!, fromStart);
+      dispatch(t, takeBatch(idleThreads().length + 1), fromStart);
       return;
     }
     t.state = 'idle';
@@ -278,94 +306,177 @@ export function createPool(opts: PoolOptions): Pool {
     return closed || (live.length >= targetThreads() && live.every((t) => t.state !== 'starting'));
   }
 
-  function dispatch(t: Thread, p: Pending, coldStart: boolean): void {
+  /** Posts `ps` to `t` as one batch; the thread holds one budget slot for the whole batch. */
+  function dispatch(t: Thread, ps: Pending[], coldStart: boolean): void {
     if (t.idleTimer) clearTimeout(t.idleTimer);
     t.idleTimer = undefined;
     t.state = 'busy';
     t.worker.ref();
-    const id = nextId++;
-    const timer = setTimeout(() => onTimeout(t), timeoutMs);
-    t.current = { ...p, id, postedAt: now(), coldStart, timer };
-    running++;
+    busyThreads++;
+    const postedAt = now();
+    const jobs: ToWorker['jobs'] = [];
+    const transfer: ArrayBuffer[] = [];
+    t.board.newBatch();
+    for (const p of ps) {
+      const id = nextId;
+      nextId = nextId >= 0x7fffffff ? 1 : nextId + 1; // ids live in an Int32 slot of the board
+      t.batch.push({ ...p, id, index: jobs.length, postedAt, coldStart });
+      inFlight++;
+      if (coldStart) counters.coldStarts++;
+      let job = p.job;
+      if (job.kind === 'command') {
+        // A view into a larger buffer (e.g. Node's Buffer slab) would clone the whole buffer: copy
+        // exactly the bytes once and move that copy. The caller keeps its own stdin intact.
+        const stdin = job.stdin;
+        if (stdin.byteOffset !== 0 || stdin.byteLength !== stdin.buffer.byteLength || !(stdin.buffer instanceof ArrayBuffer) || transfer.includes(stdin.buffer)) {
+          // Not stdin.slice(): on a Node Buffer that is a view of the same slab, and transferring it
+          // would detach memory the rest of the process still uses.
+          const copy = new Uint8Array(stdin);
+          job = { ...job, stdin: copy };
+          transfer.push(copy.buffer);
+        }
+      }
+      jobs.push({ id, job });
+    }
     if (!sweeper) {
       sweeper = setInterval(sweep, DEMOTE_AFTER_MS / 2);
       sweeper.unref();
     }
-    if (coldStart) counters.coldStarts++;
-    const msg: ToWorker = { type: 'job', id, job: p.job };
-    const transfer: ArrayBuffer[] = [];
-    if (p.job.kind === 'command') {
-      // A view into a larger buffer (e.g. Node's Buffer slab) would clone the whole buffer: copy
-      // exactly the bytes once and move that copy. The caller keeps its own stdin intact.
-      const stdin = p.job.stdin;
-      if (stdin.byteOffset !== 0 || stdin.byteLength !== stdin.buffer.byteLength || !(stdin.buffer instanceof ArrayBuffer)) {
-        // Not stdin.slice(): on a Node Buffer that is a view of the same slab, and transferring it
-        // would detach memory the rest of the process still uses.
-        const copy = new Uint8Array(stdin);
-        msg.job = { ...p.job, stdin: copy };
-        transfer.push(copy.buffer);
-      }
-    }
-    t.worker.postMessage(msg, transfer);
+    // No job of the batch can be past its deadline before a full timeout from now.
+    arm(t, timeoutMs);
+    t.worker.postMessage({ type: 'jobs', jobs } satisfies ToWorker, transfer);
   }
 
-  function finish(t: Thread, r: Running, result: GuestRun | ExportCall, durationUs: number): void {
-    clearTimeout(r.timer);
+  function arm(t: Thread, ms: number): void {
+    if (t.watchdog) clearTimeout(t.watchdog);
+    t.watchdog = setTimeout(() => watch(t), Math.max(1, Math.ceil(ms)));
+  }
+
+  /** The watchdog: kills the thread only when the job it runs now is past its own deadline. */
+  function watch(t: Thread): void {
+    t.watchdog = undefined;
+    if (t.stopping || t.batch.length === 0) return;
+    const cur = t.board.current();
+    if (!cur.running || !t.batch.some((r) => r.id === cur.job)) return arm(t, timeoutMs); // between jobs
+    const left = cur.startedAt + timeoutMs - now();
+    if (left > 0) return arm(t, left);
+    onTimeout(t, cur.job, cur.startedAt);
+  }
+
+  /** The thread's batch is over (answered, or the thread is gone): its slot and priority go back. */
+  function endBatch(t: Thread): void {
+    if (t.watchdog) clearTimeout(t.watchdog);
+    t.watchdog = undefined;
+    busyThreads--;
     member?.release();
-    t.current = undefined;
-    running--;
-    counters.completed++;
-    if (running === 0 && sweeper) {
+    if (busyThreads === 0 && sweeper) {
       clearInterval(sweeper);
       sweeper = undefined;
     }
-    // Back to the guest priority for the next job; without the right to raise it, recycle the thread.
-    if (t.demoted) {
-      t.demoted = false;
-      if (!t.stopping && !setThreadNice(t.tid, GUEST_THREAD_NICE)) t.retiring = true;
+    if (t.demoted !== 0) restorePriority(t);
+  }
+
+  // Back to the guest priority for the next job; without the right to raise it, recycle the thread.
+  function restorePriority(t: Thread): void {
+    t.demoted = 0;
+    if (!t.stopping && !setThreadNice(t.tid, GUEST_THREAD_NICE)) t.retiring = true;
+  }
+
+  function settle(p: Pending, result: GuestRun | ExportCall, meta: JobMeta): void {
+    counters.completed++;
+    p.resolve({ ...result, ...meta } as JobResult);
+  }
+
+  function finish(t: Thread, r: Running, result: GuestRun | ExportCall, durationUs: number, startedAt: number): void {
+    inFlight--;
+    // The wait ends when the job starts on its thread (after the jobs before it in its batch).
+    settle(r, result, { durationUs, waitUs: Math.max(0, Math.round((startedAt - r.submittedAt) * 1000)), coldStart: r.coldStart, threadId: t.threadId });
+    if (closed && inFlight === 0) drained?.();
+  }
+
+  /** Jobs of a dead thread that did not complete there go back to the front of the line, in order. */
+  function requeue(rs: Running[]): void {
+    inFlight -= rs.length;
+    const back: Pending[] = rs.map((r) => ({ job: r.job, resolve: r.resolve, reject: r.reject, submittedAt: r.submittedAt }));
+    if (closed) {
+      const err = new Error('pool closed before the job started');
+      for (const p of back) p.reject(err);
+    } else waitingThread.unshift(...back);
+    if (closed && inFlight === 0) drained?.();
+  }
+
+  /** Settles the batch's jobs among `results` (from the board or a message). */
+  function take(t: Thread, results: JobDone[]): void {
+    for (const done of results) {
+      const i = t.batch.findIndex((r) => r.id === done.id);
+      if (i < 0) continue;
+      const [r] = t.batch.splice(i, 1);
+      t.jobsRun++;
+      finish(t, r!, done.result, done.durationUs, done.startedAt);
     }
-    r.resolve({ ...result, durationUs, waitUs: Math.round((r.postedAt - r.submittedAt) * 1000), coldStart: r.coldStart, threadId: t.threadId } as JobResult);
-    if (closed && running === 0) drained?.();
   }
 
   function onDone(t: Thread, msg: Extract<FromWorker, { type: 'done' }>): void {
-    const r = t.current;
-    if (!r || r.id !== msg.id) return; // a late answer from a job the watchdog already settled
-    finish(t, r, msg.result, msg.durationUs);
-    t.jobsRun++;
+    take(t, t.board.takeResults());
+    take(t, msg.results);
+    if (t.stopping || t.batch.length > 0 || t.state !== 'busy') return;
+    endBatch(t);
     // Retire into a fresh isolate: whatever V8 kept (uncollected memories, code) goes with it. The
     // replacement starts now (ensureThreads counts this one out) and takes over once ready.
     if (recycleAfter > 0 && t.jobsRun >= recycleAfter && !t.retiring && !closed) t.retiring = true;
     becomeIdle(t, false);
   }
 
-  function onTimeout(t: Thread): void {
-    const r = t.current;
-    if (!r) return;
+  /**
+   * Ends a batch whose thread is gone or being killed. Results already on the board settle their jobs;
+   * `blameId`, if still unsettled, gets `error` and what it wrote; the jobs after it never started and
+   * wait for another thread, without a failure. Jobs before it finished and their (large) results are
+   * in a message still to be delivered (a worker's messages arrive before its exit): they stay in the
+   * batch until it comes, or until the exit, when any still there are run again.
+   */
+  function abandon(t: Thread, blameId: number, error: GuestErrorInfo, startedAt: number): void {
+    const at = t.batch.find((r) => r.id === blameId)?.index ?? -1;
+    take(t, t.board.takeResults());
+    const blame = t.batch.find((r) => r.id === blameId);
+    const after = t.batch.filter((r) => r !== blame && r.index > at);
+    t.batch = t.batch.filter((r) => r !== blame && r.index < at);
+    if (t.state === 'busy') {
+      t.state = 'idle';
+      endBatch(t);
+    }
+    requeue(after);
+    if (blame) finish(t, blame, failure(opts.abi, error, t.board.output(blame.id)), Math.round((now() - startedAt) * 1000), startedAt);
+  }
+
+  function onTimeout(t: Thread, job: number, startedAt: number): void {
     counters.timeouts++;
     stopThread(t);
-    const error: GuestErrorInfo = { kind: 'timeout', message: `guest ran past ${formatMs(timeoutMs)}` };
-    finish(t, r, failure(opts.abi, error), Math.round((now() - r.postedAt) * 1000));
+    abandon(t, job, { kind: 'timeout', message: `guest ran past ${formatMs(timeoutMs)}` }, startedAt);
     pump();
   }
 
   function onExit(t: Thread, code: number): void {
     threads.delete(t);
     if (t.idleTimer) clearTimeout(t.idleTimer);
-    const r = t.current;
+    if (t.watchdog) clearTimeout(t.watchdog);
     if (!t.stopping) {
       const why = t.lastError ? `: ${t.lastError.message}` : '';
       if (t.state === 'starting') {
         startFailures++;
         startError = t.lastError ?? new Error(`exit code ${code}`);
       }
-      if (r) {
+      if (t.batch.length > 0) {
         counters.crashes++;
+        // The job started last is the one the thread died in; if none of the batch had started, the first.
+        const cur = t.board.current();
+        const blame = t.batch.find((r) => r.id === cur.job) ?? t.batch[0]!;
         const oom = (t.lastError as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
         const error: GuestErrorInfo = { kind: oom ? 'memory-limit' : 'trap', message: `worker thread died while running the guest (exit code ${code})${why}` };
-        finish(t, r, failure(opts.abi, error), Math.round((now() - r.postedAt) * 1000));
+        abandon(t, blame.id, error, cur.job === blame.id ? cur.startedAt : blame.postedAt);
       }
     }
+    // Every message of the thread has been delivered by now: jobs still waiting for one run again.
+    if (t.batch.length > 0) requeue(t.batch.splice(0));
     pump();
   }
 
@@ -395,7 +506,7 @@ export function createPool(opts: PoolOptions): Pool {
       for (const w of readyWaiters.splice(0)) w.resolve();
       const err = new Error('pool closed before the job started');
       for (const p of [...waitingSlot.splice(0), ...waitingThread.splice(0)]) p.reject(err);
-      if (running > 0) await new Promise<void>((r) => (drained = r));
+      if (inFlight > 0) await new Promise<void>((r) => (drained = r));
     }
     member?.leave();
     const all = [...threads];
@@ -416,7 +527,7 @@ export function createPool(opts: PoolOptions): Pool {
       return {
         replicas,
         busy: admitted(),
-        running,
+        running: busyThreads,
         queued: waitingSlot.length,
         threads: live.length,
         idleThreads: live.filter((t) => t.state === 'idle').length,

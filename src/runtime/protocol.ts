@@ -8,10 +8,24 @@ export type CommandJob = { kind: 'command'; stdin: Uint8Array; env: Record<strin
 export type ExportJob = { kind: 'export'; name: string; args: number[] };
 export type Job = CommandJob | ExportJob;
 
-/** Sent once per thread as workerData: the compiled module is shared, not recompiled. */
-export interface WorkerInit { module: WebAssembly.Module; abi: Abi; limits: Limits; grants?: Grants; component?: ComponentImage }
+/**
+ * Sent once per thread as workerData: the compiled module is shared, not recompiled. `board` is the
+ * thread's shared board (board.ts): which job runs since when, and the output tail so far.
+ */
+export interface WorkerInit { module: WebAssembly.Module; abi: Abi; limits: Limits; grants?: Grants; component?: ComponentImage; board: SharedArrayBuffer }
 
-export type ToWorker = { type: 'job'; id: number; job: Job };
+/** A batch of jobs, run in order, each on a fresh instance (decision 231). */
+export type ToWorker = { type: 'jobs'; jobs: Array<{ id: number; job: Job }> };
+
+export interface JobDone {
+  id: number;
+  result: GuestRun | ExportCall;
+  durationUs: number;
+  /** When the job started on the thread (board.ts monoMs). */
+  startedAt: number;
+}
+
 export type FromWorker =
   | { type: 'ready'; tid?: number }
-  | { type: 'done'; id: number; result: GuestRun | ExportCall; durationUs: number };
+  /** New results are on the board; `results` holds those too large for it. The last message of a batch has `last`. */
+  | { type: 'done'; results: JobDone[]; last: boolean };

@@ -4,7 +4,7 @@
  */
 import type { GuestErrorInfo } from '../core/errors.js';
 import { moduleMeta, type ModuleMeta, type ValType } from './compile.js';
-import type { Limits } from './limits.js';
+import { stderrCap, type Limits } from './limits.js';
 import { classify, importObject, makeMemory, missingImport, releaseMemory, wasiNames } from './wasi-command.js';
 import { createWasi } from './wasi.js';
 
@@ -65,7 +65,7 @@ function invoke(
 ): ExportCall {
   const { memory, error } = makeMemory(meta, limits);
   if (error) return { ok: false, error };
-  const wasi = createWasi({ args: ['guest'], env: {}, stdin: empty, maxStdoutBytes: limits.maxStdoutBytes, preopens: [] });
+  const wasi = createWasi({ args: ['guest'], env: {}, stdin: empty, maxStdoutBytes: limits.maxStdoutBytes, maxStderrBytes: stderrCap(limits), preopens: [] });
   let mem = memory;
   try {
     const instance = new WebAssembly.Instance(module, importObject(wasi, meta, memory));

@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { GuestError } from '../core/errors.js';
 import { moduleMeta } from './compile.js';
-import { defaultLimits, type Limits } from './limits.js';
+import { defaultLimits, stderrCap, type Limits } from './limits.js';
 import {
   BodyKind, Feature, HeaderKind, emptyResponse, headerMapFrom, isFieldValue, isOriginForm, isToken, supportedFeatures,
   type HeaderMap, type HttpRequestModel, type HttpResponseModel,
@@ -391,7 +391,7 @@ export function createHttpWasmGuest(module: WebAssembly.Module, opts: HttpWasmOp
     const importObj: WebAssembly.Imports = { ...importObject(null, meta, memory), ...sharedImports };
     let wasi: Wasi | null = null;
     if (needsWasi) {
-      wasi = createWasi({ args: [name], env: {}, stdin: new Uint8Array(0), maxStdoutBytes: limits.maxStdoutBytes, preopens: [] });
+      wasi = createWasi({ args: [name], env: {}, stdin: new Uint8Array(0), maxStdoutBytes: limits.maxStdoutBytes, maxStderrBytes: stderrCap(limits), preopens: [] });
       importObj.wasi_snapshot_preview1 = { ...wasi.imports.wasi_snapshot_preview1, fd_write: stdioToLog(wasi.imports.wasi_snapshot_preview1.fd_write) } as WebAssembly.ModuleImports;
     }
     let instance: WebAssembly.Instance;

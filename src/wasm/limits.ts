@@ -7,8 +7,14 @@ export interface Limits {
   timeoutMs: number;
   /** Largest event body accepted as stdin; a larger one is refused before the guest runs. */
   maxStdinBytes: number;
-  /** Cap on stdout (and, separately, stderr); the run ends as 'output-limit' when a guest passes it. */
+  /** Cap on stdout; the run ends as 'output-limit' when a guest passes it. */
   maxStdoutBytes: number;
+  /**
+   * Cap on captured stderr (manifest `limits.maxStderr`), apart from stdout's: stderr is a diagnostic
+   * tail, not output, so it gets a smaller budget; passing it ends the run as 'output-limit' too.
+   * Default 1 MiB (decision 122).
+   */
+  maxStderrBytes?: number;
   /**
    * Elements of all of an instance's tables together (manifest `limits.maxTableElements`). Table maximums
    * are rewritten at compile time so table.grow returns -1 past it; a module whose tables start larger is
@@ -36,11 +42,18 @@ export const defaultLimits: Limits = {
   timeoutMs: 5_000,
   maxStdinBytes: 25 * 1024 * 1024,
   maxStdoutBytes: 50 * 1024 * 1024,
+  // Dead letters keep the last 2 KiB, logs a line or two: 1 MiB is room for any real trace.
+  maxStderrBytes: 1024 * 1024,
   // wasmtime's pooling allocator default per table; ours covers all tables of an instance (1.25 MiB at most).
   maxTableElements: 20_000,
   // wasmtime has no per-instance cap; 1024 is the common soft RLIMIT_NOFILE a POSIX program expects.
   maxOpenFiles: 1024,
 };
+
+/** The stderr cap in force for `limits`. */
+export function stderrCap(limits: Partial<Limits>): number {
+  return limits.maxStderrBytes ?? defaultLimits.maxStderrBytes!;
+}
 
 /** The table element cap in force for `limits`. */
 export function tableElementCap(limits: Partial<Limits>): number {

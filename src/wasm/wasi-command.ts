@@ -6,10 +6,10 @@
 import type { FwEvent } from '../core/event.js';
 import type { GuestErrorInfo } from '../core/errors.js';
 import { moduleMeta, PAGE, type MemoryMeta, type ModuleMeta } from './compile.js';
-import type { Grants, Limits } from './limits.js';
+import { stderrCap, type Grants, type Limits } from './limits.js';
 import { formatBytes, type GuestRun } from './result.js';
 import { withStdio, type Stdio } from './stdio.js';
-import { createWasi, OutputLimitExceeded, ProcExit, type Wasi } from './wasi.js';
+import { createWasi, OutputLimitExceeded, ProcExit, type Wasi, type WasiOptions } from './wasi.js';
 
 export interface CommandInput {
   stdin: Uint8Array;
@@ -161,7 +161,8 @@ export function classify(err: unknown, memory: WebAssembly.Memory | null, limits
     return { kind: 'exit', message: `guest exited with code ${err.code}`, exitCode: err.code };
   }
   if (err instanceof OutputLimitExceeded) {
-    return { kind: 'output-limit', message: `guest wrote more than ${formatBytes(err.limit)} to ${err.stream} (the output limit); output was cut there` };
+    const which = err.stream === 'stderr' ? 'the stderr limit, maxStderr' : 'the output limit';
+    return { kind: 'output-limit', message: `guest wrote more than ${formatBytes(err.limit)} to ${err.stream} (${which}); output was cut there` };
   }
   if (err instanceof WebAssembly.RuntimeError) {
     const n = near();
@@ -198,8 +199,9 @@ export function stdinTooLarge(input: CommandInput, limits: Limits): GuestRun | u
 /**
  * Runs the module's _start once on a fresh instance. Never throws for anything the guest does. With
  * `stdio`, output goes there as it is written (the result's stdout/stderr stay empty) and stdin may be read live.
+ * `onOutput` sees each captured write as it is made (the pool's worker keeps a tail a watchdog can read).
  */
-export function runWasiCommand(module: WebAssembly.Module, input: CommandInput, limits: Limits, grants?: Grants, stdio?: Stdio): GuestRun {
+export function runWasiCommand(module: WebAssembly.Module, input: CommandInput, limits: Limits, grants?: Grants, stdio?: Stdio, onOutput?: WasiOptions['onOutput']): GuestRun {
   const tooLarge = stdinTooLarge(input, limits);
   if (tooLarge) return tooLarge;
   const { problem, meta } = checkCommand(module);
@@ -213,7 +215,9 @@ export function runWasiCommand(module: WebAssembly.Module, input: CommandInput, 
     env,
     stdin: input.stdin,
     maxStdoutBytes: limits.maxStdoutBytes,
+    maxStderrBytes: stderrCap(limits),
     preopens: grants?.dirs ?? [],
+    ...(onOutput ? { onOutput } : {}),
     ...(limits.maxOpenFiles !== undefined ? { maxOpenFiles: limits.maxOpenFiles } : {}),
   });
   let memory = provided;

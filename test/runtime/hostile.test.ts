@@ -47,14 +47,23 @@ test('table bomb at maxMemory 1 MiB: the pool refuses the module up front, namin
   });
 });
 
-test('stderr bomb: cut at the output limit with output-limit on stderr', async () => {
-  const { r } = await runHostile('stderr-bomb', { ...defaultLimits, timeoutMs: 30_000, maxStdoutBytes: 8 * 2 ** 20 });
+test('stderr bomb: cut at the default stderr limit (1 MiB, apart from stdout) with output-limit on stderr', async () => {
+  const { r } = await runHostile('stderr-bomb', { ...defaultLimits, timeoutMs: 30_000 });
   assert.equal(r.ok, false);
   if (r.ok) return;
   assert.equal(r.error.kind, 'output-limit');
-  assert.match(r.error.message, /more than 8 MiB to stderr/);
-  assert.ok(r.stderr.length <= 8 * 2 ** 20, `stderr kept within the limit (${r.stderr.length} bytes)`);
+  assert.match(r.error.message, /more than 1 MiB to stderr \(the stderr limit, maxStderr\)/);
+  assert.equal(r.stderr.length, 2 ** 20, 'stderr kept up to the limit');
   assert.equal(r.stdout.length, 0);
+});
+
+test('stderr bomb: maxStderrBytes sets the stderr cap on its own, whatever maxStdoutBytes is', async () => {
+  const { r } = await runHostile('stderr-bomb', { ...defaultLimits, timeoutMs: 30_000, maxStdoutBytes: 2 ** 10, maxStderrBytes: 3 * 2 ** 20 });
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.equal(r.error.kind, 'output-limit');
+  assert.match(r.error.message, /more than 3 MiB to stderr/);
+  assert.equal(r.stderr.length, 3 * 2 ** 20);
 });
 
 test('endless loop: the watchdog ends it as timeout while the event loop keeps turning', async () => {

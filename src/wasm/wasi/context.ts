@@ -11,8 +11,10 @@ export interface Ctx {
   stdinPos: number;
   out: { stdout: Uint8Array[]; stderr: Uint8Array[] };
   outLen: { stdout: number; stderr: number };
-  /** Cap on each of stdout and stderr. */
-  maxOut: number;
+  /** Cap on stdout and on stderr. */
+  maxOut: { stdout: number; stderr: number };
+  /** Sees every write to stdout/stderr as it is made (the pool's board), beside the capture. */
+  onOutput: ((stream: 'stdout' | 'stderr', bytes: Uint8Array) => void) | null;
   /**
    * Times the guest set, by "dev:ino". Node sets file times through a double of seconds, which cannot
    * hold nanoseconds; the guest reads back exactly what it set as long as the host's time is still the

@@ -34,8 +34,12 @@ export interface WasiOptions {
   args: string[];
   env: Record<string, string>;
   stdin: Uint8Array;
-  /** Cap on each of stdout and stderr; passing it ends the run with OutputLimitExceeded. */
+  /** Cap on stdout (and on stderr without maxStderrBytes); passing it ends the run with OutputLimitExceeded. */
   maxStdoutBytes: number;
+  /** Cap on stderr; default maxStdoutBytes. */
+  maxStderrBytes?: number;
+  /** Called with every write to stdout/stderr as the guest makes it (the bytes are the guest's: copy to keep). */
+  onOutput?: (stream: 'stdout' | 'stderr', bytes: Uint8Array) => void;
   preopens: DirGrant[];
   /** Cap on fds open at once (stdio and preopens count); past it path_open is MFILE. Default 1024. */
   maxOpenFiles?: number;
@@ -71,7 +75,8 @@ export function createWasi(opts: WasiOptions): Wasi {
     stdinPos: 0,
     out: { stdout: [], stderr: [] },
     outLen: { stdout: 0, stderr: 0 },
-    maxOut: opts.maxStdoutBytes,
+    maxOut: { stdout: opts.maxStdoutBytes, stderr: opts.maxStderrBytes ?? opts.maxStdoutBytes },
+    onOutput: opts.onOutput ?? null,
     times: null,
   };
 

@@ -7,15 +7,20 @@ export class OutputLimitExceeded {
 }
 
 export function emit(ctx: Ctx, stream: 'stdout' | 'stderr', data: Uint8Array): void {
-  const max = ctx.maxOut;
+  const max = ctx.maxOut[stream];
   if (ctx.outLen[stream] + data.length > max) {
     const room = max - ctx.outLen[stream];
-    if (room > 0) ctx.out[stream].push(data.slice(0, room));
+    if (room > 0) {
+      const kept = data.slice(0, room);
+      ctx.out[stream].push(kept);
+      ctx.onOutput?.(stream, kept);
+    }
     ctx.outLen[stream] = max;
     throw new OutputLimitExceeded(stream, max);
   }
   ctx.out[stream].push(data.slice());
   ctx.outLen[stream] += data.length;
+  ctx.onOutput?.(stream, data);
 }
 
 export function readStdin(ctx: Ctx, list: [number, number][]): number {
