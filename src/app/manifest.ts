@@ -34,6 +34,8 @@ const limitsSchema = z
     timeout: duration.optional(),
     maxStdin: size.optional(),
     maxStdout: size.optional(),
+    /** Captured stderr, apart from stdout's cap (default 1 MiB; decision 122). */
+    maxStderr: size.optional(),
     /** Table elements per instance, all tables together (decision 120). */
     maxTableElements: z.number().int().min(0).optional(),
     /** WASI fds one instance may hold open (decision 100). */
@@ -279,6 +281,7 @@ export function normalizeComponent(c: RawComponent, i: number, opts: ParseOption
       timeoutMs: c.limits.timeout ?? defaultLimits.timeoutMs,
       maxStdinBytes: c.limits.maxStdin ?? defaultLimits.maxStdinBytes,
       maxStdoutBytes: c.limits.maxStdout ?? defaultLimits.maxStdoutBytes,
+      maxStderrBytes: c.limits.maxStderr ?? defaultLimits.maxStderrBytes!,
       maxTableElements: c.limits.maxTableElements ?? defaultLimits.maxTableElements,
       maxOpenFiles: c.limits.maxOpenFiles ?? defaultLimits.maxOpenFiles,
       ...(c.limits.maxRecords !== undefined ? { maxRecords: c.limits.maxRecords } : {}),

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { createPool, type CommandResult } from '../../src/runtime/pool.js';
 import { defaultLimits, loadModule, type Limits } from '../../src/wasm/index.js';
 import { repoRoot } from '../helpers/cli.js';
+import { oneComponent, tempDir, waitUntil, withApp } from '../app/helpers.js';
 
 const hostile = (name: string, limits?: Partial<Limits>) =>
   loadModule(path.join(repoRoot, 'guests/build/hostile', `${name}.wasm`), limits).module;
@@ -81,4 +82,19 @@ test('row bomb: endless `{}` lines end at the output limit (stdout) as output-li
   assert.equal(r.error.kind, 'output-limit');
   assert.match(r.error.message, /to stdout/);
   assert.match(text(r.stdout.subarray(0, 9)), /^\{\}\n\{\}\n\{\}\n/);
+});
+
+test('stderr bomb through the app: limits.maxStderr in the manifest caps stderr; the event is dead-lettered as output-limit at once', async () => {
+  const dir = tempDir('fw-stderr-cap-');
+  const manifest = oneComponent(dir, { module: path.join(repoRoot, 'guests/build/hostile/stderr-bomb.wasm'), limits: { maxStderr: '64KiB', timeout: '30s' } });
+  assert.equal(manifest.components[0]!.limits.maxStderrBytes, 64 * 1024);
+  assert.equal(oneComponent(dir, {}).components[0]!.limits.maxStderrBytes, defaultLimits.maxStderrBytes, 'default 1 MiB');
+  await withApp(manifest, async (app) => {
+    await app.components.get('c1')!.source.publish({ id: 'bomb-1', source: 'embedded', subject: 'c1', headers: {}, body: new Uint8Array(1) });
+    await waitUntil('the stderr bomb dead-lettered', () => app.deadLetters.count('c1') === 1);
+    const [d] = app.deadLetters.list({ component: 'c1' });
+    assert.match(d!.reason, /^output-limit: guest wrote more than 64 KiB to stderr \(the stderr limit, maxStderr\)/);
+    assert.equal(d!.event.attempt, 1, 'not retried: the same event can only fail the same way');
+    assert.equal(d!.stderrTail, 'e'.repeat(2048));
+  });
 });
