@@ -36,8 +36,9 @@ export interface Dispatcher {
 
 /**
  * Moves events from the source to the pool and their output to the sink. It asks the source for
- * an event only while fewer than `replicas` are in flight, so the backlog stays in the source
- * (where the scaler sees it as lag) instead of piling up in memory. Ack only after the sink has
+ * an event only while fewer than `replicas` guests are running (and fewer than 3 × replicas events
+ * are unsettled, their rows and acks committing), so the backlog stays in the source (where the
+ * scaler sees it as lag) instead of piling up in memory. Ack only after the sink has
  * committed; a failure nacks with backoff until maxAttempts, then dead-letters, except a failure
  * that can only repeat (isPermanent: input, output or record limit, invalid module, unusable
  * output), which is dead-lettered at once.
@@ -46,6 +47,12 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
   const { spec, source, sink, pool, deadLetters, log, onOutcome } = deps;
   const abort = new AbortController();
   const settling = new Set<Promise<void>>();
+  // Events whose guest is running (or queued in the pool): bounded by the replicas. An event whose
+  // guest has returned no longer needs its replica while its rows commit and its ack is written
+  // (both group-committed, decision 232), so the next event may start meanwhile; those writes are
+  // bounded separately (writeAhead per replica), so a slow sink still holds the intake back.
+  let running = 0;
+  const writeAhead = 2;
   // Host failures (pool closed at shutdown, a thread that failed to start) per event id: the guest
   // never ran, so they are nacked without using up its attempts. Kept here because a broker counts
   // deliveries itself; bounded, since a redelivery may go to another process and never come back.
@@ -69,11 +76,15 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
       return fail(d, { kind: 'input-limit', message }, '', false);
     }
     let result;
+    running++;
     try {
       // The pool already holds the component's grants (env included); only the event's own env goes here.
       result = await pool.submit({ kind: 'command', stdin: ev.body, env: eventEnv(ev), args: [spec.name] });
     } catch (err) {
       return hostFailure(d, (err as Error).message);
+    } finally {
+      running--;
+      wake();
     }
     const stderr = tail(result.stderr);
     if (stderr) log.info({ event: ev.id, stderr }, 'guest stderr');
@@ -99,10 +110,14 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
   // The event itself is the output: acked once the broker confirmed it, nacked like a sink failure.
   const forwardOne = async (d: Delivery, forward: (event: Delivery['event']) => Promise<void>): Promise<void> => {
     const started = performance.now();
+    running++; // a forwarder's replicas are its concurrent publishes
     try {
       await forward(d.event);
     } catch (err) {
       return fail(d, { kind: 'sink', message: `sink ${sink.type}: ${(err as Error).message}` }, '', false);
+    } finally {
+      running--;
+      wake();
     }
     try {
       await d.ack();
@@ -156,7 +171,7 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
 
   const loop = (async () => {
     while (!abort.signal.aborted) {
-      if (settling.size >= pool.replicas) {
+      if (running >= pool.replicas || settling.size >= pool.replicas * (1 + writeAhead)) {
         await new Promise<void>((resolve) => (wakeUp = resolve));
         continue;
       }

@@ -124,7 +124,7 @@ test('a record with more keys than the column cap is refused with a RecordError 
   assert.equal(await small.count(), 2);
 });
 
-test('small events written in the same turn commit together; one failing event fails alone', async (t) => {
+test('small events written together share one commit; one failing event fails alone', async (t) => {
   const dir = tempDir(t);
   const sink = create({ type: 'sqlite', table: 'grouped', maxColumns: 1 }, { dataDir: dir, component: 'x' });
   await sink.start();
