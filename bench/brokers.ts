@@ -12,7 +12,7 @@ import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { createClient, RESP_TYPES } from 'redis';
 import amqp from 'amqplib';
 import mqtt from 'mqtt';
-import type { Source, SourceFactory } from '../dist/core/index.js';
+import type { Source, SourceFactory } from '../dist/core/source.js';
 import { canConnect } from '../test/helpers/services.js';
 import * as natsSrc from '../dist/sources/nats-jetstream.js';
 import * as redisSrc from '../dist/sources/redis-streams.js';

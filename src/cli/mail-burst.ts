@@ -1,5 +1,6 @@
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import { parseHostPort, type HostPort } from '../core/address.js';
 
 /**
  * Mail generation and sending for `featherweight mail` and `featherweight demo`. Mails are generated
@@ -153,11 +154,10 @@ export interface SmtpOptions {
   insecure?: boolean;
 }
 
-export function parseServer(server = '127.0.0.1:2525'): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(server.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port < 1 || port > 65535) throw new Error(`--server ${JSON.stringify(server)}: use host:port, e.g. 127.0.0.1:2525`);
-  return { host: m[1] ?? m[2]!, port };
+export function parseServer(server = '127.0.0.1:2525'): HostPort {
+  const a = parseHostPort(server, { minPort: 1 });
+  if (!a) throw new Error(`--server ${JSON.stringify(server)}: use host:port, e.g. 127.0.0.1:2525`);
+  return a;
 }
 
 /** A nodemailer SMTP transport; pooled when `connections` > 1. */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { formatHostPort, parseHostPort } from '../core/address.js';
 
 export interface ScalerComponent {
   /** lag + in-flight: the number KEDA divides by `target`. */
@@ -72,9 +73,9 @@ function pem(value: string, what: string): Buffer {
 }
 
 function parseListen(listen: string): string {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listen.trim());
-  if (!m || Number(m[2]) > 65535) throw new Error(`invalid scaler address ${JSON.stringify(listen)}: use host:port, e.g. 127.0.0.1:9090`);
-  return `${m[1]}:${m[2]}`;
+  const a = parseHostPort(listen);
+  if (!a) throw new Error(`invalid scaler address ${JSON.stringify(listen)}: use host:port, e.g. 127.0.0.1:9090`);
+  return formatHostPort(a);
 }
 
 function toServiceError(err: unknown): Partial<grpc.ServiceError> {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 import { ConfigMap, Service } from 'kubernetes-models/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
+import { parseHostPort } from '../core/address.js';
 import { triggerPlugin } from '../sources/index.js';
 import { scalerPlugin } from '../app/scalers/index.js';
 import { defaultDrainMs } from '../app/component.js';
@@ -78,8 +79,7 @@ function rawComponent(rawDoc: unknown, name: string): Obj | undefined {
 /** The port of a listen address; the smtp trigger also takes a bare port ("2526"). */
 function listenPort(listen: string | undefined, def: number): number {
   if (!listen) return def;
-  const m = /(?:^|:)(\d+)$/.exec(listen.trim());
-  return m ? Number(m[1]) : def;
+  return parseHostPort(listen, { hostOptional: true })?.port ?? def;
 }
 
 /** One trigger's secret moved out of the manifest: KEDA reads it through `auth`, the pod through `env`. */

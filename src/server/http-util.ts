@@ -2,6 +2,7 @@ import { isIPv4 } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeadLetter } from '../sources/dead-letters.js';
+import { parseHostPort, type HostPort } from '../core/address.js';
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -47,14 +48,10 @@ export function isLoopback(host: string): boolean {
  * "127.0.0.1:8080", ":8080", "8080" or "[::1]:8080" -> host and port (127.0.0.1 when none is given).
  * `what` names the setting in the message, e.g. "--listen".
  */
-export function parseListen(listen: string, what = 'listen address'): { host: string; port: number } {
-  // The host and its colon go together: "127.0.0.18080" is a typo, not host 127.0.0.1808 port 0.
-  const m = /^(?:(?:\[([^\]]+)\]|([^:]*)):)?(\d+)$/.exec(listen.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`invalid ${what} ${JSON.stringify(listen)}: use host:port, e.g. 127.0.0.1:8080`);
-  }
-  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+export function parseListen(listen: string, what = 'listen address'): HostPort {
+  const a = parseHostPort(listen, { hostOptional: true });
+  if (!a) throw new Error(`invalid ${what} ${JSON.stringify(listen)}: use host:port, e.g. 127.0.0.1:8080`);
+  return a;
 }
 
 /** A dead letter as JSON (API and `dlq list --json`): the body base64, since events carry bytes. */

@@ -11,13 +11,11 @@ import type { FailureInfo } from '../core/errors.js';
  * source, so an event is always in one of the two places (at worst briefly in both).
  */
 
-export type DeadLetterError = FailureInfo;
-
 export interface DeadLetterInput {
   component: string;
   event: FwEvent;
   reason: string;
-  error: DeadLetterError;
+  error: FailureInfo;
   stderrTail: string;
 }
 
@@ -67,7 +65,7 @@ const fromRow = (r: Row): DeadLetter => ({
     enqueuedAt: r.enqueued_at,
   },
   reason: r.reason,
-  error: JSON.parse(r.error) as DeadLetterError,
+  error: JSON.parse(r.error) as FailureInfo,
   stderrTail: r.stderr_tail,
   createdAt: r.created_at,
 });

@@ -7,6 +7,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import { BodyTooLarge, createMimeThread, MimeThreadFailed, type Spooled } from './smtp-mime.js';
 import { z } from 'zod';
 import type { SourceFactory, SourceOptions, TriggerPlugin } from '../core/source.js';
+import { parseHostPort } from '../core/address.js';
 import { parseSize } from '../core/units.js';
 import { configOrThrow, parseWith, type ParseContext, type Parsed } from '../core/validation.js';
 import { checkQueueKeys, createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, unitKey, type EmbeddedSource } from './embedded/index.js';
@@ -73,12 +74,6 @@ export interface MailAttachment {
   declaredCharset?: string;
 }
 
-function parseListen(v: string): { host: string; port: number } | null {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(v.trim()) ?? /^()()(\d{1,5})$/.exec(v.trim());
-  const port = m ? Number(m[3]) : NaN;
-  return !m || port > 65535 ? null : { host: m[1] || m[2] || '127.0.0.1', port };
-}
-
 /** `*@example.com, ops@*, alice@example.org` -> one matcher; case-insensitive, `*` matches any run. */
 function recipientMatcher(patterns: string): (address: string) => boolean {
   const list = patterns.split(',').map((p) => p.trim()).filter(Boolean);
@@ -103,7 +98,7 @@ export const parse = (md: Record<string, string>): Parsed<SmtpConfig> =>
   parseWith(metadata, md, (raw, ctx) => {
     const m = raw as Record<string, string | undefined>;
     checkQueueKeys(m, ctx);
-    const listen = parseListen(m.listen ?? defaultListen);
+    const listen = parseHostPort(m.listen ?? defaultListen, { hostOptional: true });
     if (!listen) ctx.problem('listen', `${JSON.stringify(m.listen)}: use host:port (e.g. 127.0.0.1:2525, 0.0.0.0:25)`);
     let maxSize = defaultMaxSize;
     try {

@@ -1,7 +1,7 @@
 // Child process for the kill -9 tests: node --import tsx broker-child.ts <module> <metadata json> <take> <ack>
 // Takes <take> deliveries, acks the first <ack>, prints "READY <acked bodies>" and waits to be killed.
 import os from 'node:os';
-import type { SourceFactory } from '../../src/core/index.js';
+import type { SourceFactory } from '../../src/core/source.js';
 
 const [mod, mdJson, takeN, ackN] = process.argv.slice(2);
 const { create } = (await import(`../../src/sources/${mod}.ts`)) as { create: SourceFactory };

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import os from 'node:os';
 import type { TestContext } from 'node:test';
-import type { Delivery, Source, SourceFactory } from '../../src/core/index.js';
+import type { Delivery, Source, SourceFactory } from '../../src/core/source.js';
 
 export interface BrokerCase {
   /** Source module under src/sources/ (without .ts). */
