@@ -12,6 +12,7 @@ import { runWasiCommand } from './wasm/wasi-command.js';
 
 export { loadManifest, parseManifest, type AppManifest, type ComponentSpec, type ProxySpec, type ParseOptions } from './app/manifest.js';
 export { startApp, selectComponents, type RunningApp, type StartOptions } from './app/app.js';
+export type { ModuleSwap } from './app/component.js';
 export { startServer, type RunningServer } from './server/server.js';
 export { ValidationError } from './core/validation.js';
 export { defaultLimits, type Limits, type Grants } from './wasm/limits.js';

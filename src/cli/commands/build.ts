@@ -7,13 +7,13 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { loadManifest } from '../../app/manifest.js';
 
-interface Buildable { name: string; build?: string; module?: string }
+export interface Buildable { name: string; build?: string; module?: string }
 
 /**
  * The components' names, build commands and module paths, read from the YAML as written: the full
  * manifest check wants the modules to exist, which is what building makes true. It runs afterwards.
  */
-function buildables(file: string): Buildable[] {
+export function buildables(file: string): Buildable[] {
   let doc: { components?: unknown };
   try {
     doc = parseYaml(fs.readFileSync(file, 'utf8')) as { components?: unknown };

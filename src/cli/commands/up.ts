@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { loadManifest } from '../../app/manifest.js';
-import { selectComponents, startApp } from '../../app/app.js';
+import { loadManifest, selectComponents, startApp, startServer } from '../../index.js';
 import { createLogger } from '../../app/log.js';
-import { startServer } from '../../server/server.js';
 import { startExternalScaler } from '../../kube/external-scaler.js';
 import { scalerProvider } from '../../kube/scaler-provider.js';
 import { startHttpProxy } from '../../server/http-proxy.js';
@@ -21,8 +19,9 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'state directory (default: manifest dataDir, ./.featherweight)')
     .option('--keda-scaler <host:port>', "serve KEDA's external scaler gRPC service here (default: manifest server.kedaScaler, off)")
     .option('--only <names>', 'run only these components/proxies (comma-separated), e.g. one worker per process sharing a broker consumer')
+    .option('--watch', "rebuild (a component's build: command) and swap a component's module when its .wasm or its sources change, without dropping events, like `spin watch`")
     .option('--insecure-no-auth', 'listen beyond loopback without FEATHERWEIGHT_TOKEN: anyone who can reach the address may read rows and dead letters and post events (logged as a warning)'))
-    .action(async (file: string, o: { listen?: string; dataDir?: string; kedaScaler?: string; only?: string; insecureNoAuth?: boolean }) => {
+    .action(async (file: string, o: { listen?: string; dataDir?: string; kedaScaler?: string; only?: string; watch?: boolean; insecureNoAuth?: boolean }) => {
       const loaded = loadManifest(file);
       const manifest = o.only !== undefined ? selectComponents(loaded, o.only.split(',')) : loaded;
       if (o.dataDir) manifest.dataDir = o.dataDir;
@@ -42,8 +41,10 @@ export function register(program: Command): void {
           .catch((err) => startupFailed(err, started))
         : undefined;
       if (keda) log.info({ address: keda.address }, 'serving the KEDA external scaler (externalscaler.ExternalScaler)');
+      const watcher = o.watch ? (await import('../watch.js')).watchApp(app, file, log) : undefined;
       log.info({ app: manifest.name, url: server.url, components: manifest.components.map((c) => c.name) }, 'featherweight is up');
       await waitForSignal();
+      watcher?.close();
       log.info('draining in-flight events');
       await Promise.all(proxies.map((p) => p.close()));
       await keda?.close();
