@@ -105,6 +105,8 @@ export function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Stor
     );
     CREATE UNIQUE INDEX IF NOT EXISTS messages_queue_id ON messages(queue, id);
     CREATE INDEX IF NOT EXISTS messages_ready ON messages(queue, visible_at, seq);
+    -- stats() reads the oldest event's age in O(log n), not a scan of the queue (decision 232)
+    CREATE INDEX IF NOT EXISTS messages_age ON messages(queue, enqueued_at);
     CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
   `);
   const insertStmt = db.prepare(
@@ -127,14 +129,18 @@ export function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Stor
   const nackStmt = db.prepare(`UPDATE messages SET leased = 0, visible_at = ? WHERE seq = ? AND attempt = ?`);
   const registerStmt = db.prepare(`INSERT OR IGNORE INTO queues (name, created_at) VALUES (?, ?)`);
   const queuesStmt = db.prepare(`SELECT name FROM queues UNION SELECT DISTINCT queue FROM messages ORDER BY 1`).pluck();
-  const statsStmt = db.prepare(
-    `SELECT
-       COALESCE(SUM(visible_at <= @now), 0) AS ready,
-       COALESCE(SUM(leased = 0 AND visible_at > @now), 0) AS delayed,
-       COALESCE(SUM(leased = 1 AND visible_at > @now), 0) AS inFlight,
-       MIN(enqueued_at) AS oldest
-     FROM messages WHERE queue = @queue`,
-  );
+  // The scaler reads these on every poll and (throttled) push, so none of them scans the table: the
+  // count walks the covering index, the rows not visible now (leased or delayed, few) are an index
+  // range, the oldest is an index lookup. A full scan took 39 ms at 100,000 queued rows.
+  const countStmt = db.prepare(`SELECT count(*) FROM messages WHERE queue = ?`).pluck();
+  const notVisibleStmt = db.prepare(`SELECT count(*) AS n, COALESCE(SUM(leased), 0) AS leased FROM messages WHERE queue = ? AND visible_at > ?`);
+  const oldestStmt = db.prepare(`SELECT MIN(enqueued_at) FROM messages WHERE queue = ?`).pluck();
+  const readTx = db.transaction((queue: string, now: number): QueueStats => {
+    const total = countStmt.get(queue) as number;
+    const later = notVisibleStmt.get(queue, now) as { n: number; leased: number };
+    const oldest = oldestStmt.get(queue) as number | null;
+    return { queue, ready: total - later.n, delayed: later.n - later.leased, inFlight: later.leased, oldestAgeMs: oldest === null ? null : Math.max(0, now - oldest) };
+  }).deferred as unknown as (queue: string, now: number) => QueueStats;
   const dataVersion = db.prepare('PRAGMA data_version').pluck();
 
   type Pending = { op: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -204,8 +210,8 @@ export function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Stor
     registerQueue: (queue) => void registerStmt.run(queue, Date.now()),
     queues: () => queuesStmt.all() as string[],
     stats(queue, now) {
-      const r = statsStmt.get({ queue, now }) as { ready: number; delayed: number; inFlight: number; oldest: number | null };
-      return { queue, ready: r.ready, delayed: r.delayed, inFlight: r.inFlight, oldestAgeMs: r.oldest === null ? null : Math.max(0, now - r.oldest) };
+      // One read transaction, so the three reads agree with each other.
+      return readTx(queue, now);
     },
     wake(queue, n = Infinity) {
       const waiting = this.waiters.get(queue);
