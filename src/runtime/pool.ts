@@ -52,6 +52,8 @@ export interface PoolOptions {
   budget?: ThreadBudget;
   /** Shown in the budget's stats (the component's name). */
   name?: string;
+  /** Jobs one message may carry to a thread (decision 231); 1 = one message per job. Default 32. */
+  maxBatch?: number;
 }
 
 export interface PoolStats {
@@ -139,7 +141,7 @@ const ADDRESS_SPACE_BUDGET = 6000;
  * Jobs one message may carry to a thread. A batch costs one round trip instead of one per job; it
  * is bounded so that one thread does not hoard what a thread freed a moment later could run.
  */
-const MAX_BATCH = 32;
+const DEFAULT_MAX_BATCH = 32;
 
 export function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
@@ -166,6 +168,8 @@ export function createPool(opts: PoolOptions): Pool {
   if (budget.problem) throw new GuestError({ kind: 'memory-limit', message: budget.problem });
   const init: Omit<WorkerInit, 'board'> = { module: opts.module, abi: opts.abi, limits: opts.limits, ...(opts.grants ? { grants: opts.grants } : {}), ...(opts.component ? { component: opts.component } : {}) };
   const timeoutMs = opts.limits.timeoutMs;
+  const maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new Error(`maxBatch must be an integer >= 1, got ${maxBatch}`);
 
   let replicas = 0;
   let closed = false;
@@ -209,7 +213,7 @@ export function createPool(opts: PoolOptions): Pool {
   const targetThreads = () => Math.min(maxThreads, Math.max(warmThreads, replicas));
   const idleThreads = () => [...threads].filter((t) => t.state === 'idle' && !t.stopping);
   /** The next batch for one of `idle` idle threads: an even share of the waiting jobs. */
-  const takeBatch = (idle: number) => waitingThread.splice(0, Math.min(MAX_BATCH, Math.ceil(waitingThread.length / Math.max(1, idle))));
+  const takeBatch = (idle: number) => waitingThread.splice(0, Math.min(maxBatch, Math.ceil(waitingThread.length / Math.max(1, idle))));
 
   function spawn(): void {
     counters.threadStarts++;
@@ -263,8 +267,26 @@ export function createPool(opts: PoolOptions): Pool {
     }
   }
 
-  function pump(): void {
+  function admit(): void {
     while (!closed && waitingSlot.length > 0 && admitted() < replicas) waitingThread.push(waitingSlot.shift()!);
+  }
+
+  /**
+   * submit() hands jobs to threads from a microtask: jobs submitted in one go (the callbacks of one
+   * batch's results, each submitting its next event) leave as one batch instead of the first alone.
+   */
+  let pumpQueued = false;
+  const pumpSoon = () => {
+    if (pumpQueued) return;
+    pumpQueued = true;
+    queueMicrotask(() => {
+      pumpQueued = false;
+      pump();
+    });
+  };
+
+  function pump(): void {
+    admit();
     // Fresh threads first, retiring ones only when nothing else is free.
     const idle = idleThreads().sort((a, b) => Number(a.retiring) - Number(b.retiring));
     for (let i = 0; i < idle.length; i++) {
@@ -328,7 +350,7 @@ export function createPool(opts: PoolOptions): Pool {
         // A view into a larger buffer (e.g. Node's Buffer slab) would clone the whole buffer: copy
         // exactly the bytes once and move that copy. The caller keeps its own stdin intact.
         const stdin = job.stdin;
-        if (stdin.byteOffset !== 0 || stdin.byteLength !== stdin.buffer.byteLength || !(stdin.buffer instanceof ArrayBuffer) || transfer.includes(stdin.buffer)) {
+        if (stdin.byteOffset !== 0 || stdin.byteLength !== stdin.buffer.byteLength || !(stdin.buffer instanceof ArrayBuffer)) {
           // Not stdin.slice(): on a Node Buffer that is a view of the same slab, and transferring it
           // would detach memory the rest of the process still uses.
           const copy = new Uint8Array(stdin);
@@ -489,7 +511,8 @@ export function createPool(opts: PoolOptions): Pool {
     }
     return new Promise<JobResult>((resolve, reject) => {
       waitingSlot.push({ job, resolve, reject, submittedAt: now() });
-      pump();
+      admit();
+      pumpSoon();
     });
   }
 
@@ -502,6 +525,8 @@ export function createPool(opts: PoolOptions): Pool {
 
   async function close(): Promise<void> {
     if (!closed) {
+      // Jobs submitted just before, with a free thread, start now as they would have a microtask later.
+      if (pumpQueued) pump();
       closed = true;
       for (const w of readyWaiters.splice(0)) w.resolve();
       const err = new Error('pool closed before the job started');
