@@ -162,7 +162,7 @@ function callLifted(b: Bound, st: EventState, f: Extract<CompFunc, { kind: 'lift
 function implFor(b: Bound, st: EventState, f: CompFunc): HostFn {
   if (f.kind === 'lift') return (...vals: unknown[]) => callLifted(b, st, f, vals);
   const key = `${f.iface}#${f.name}`;
-  return st.host.funcs[key] ?? denied(key, f.type);
+  return st.host.lookup(key) ?? denied(key, f.type);
 }
 
 function bind(image: ComponentImage): Bound {
