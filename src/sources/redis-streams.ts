@@ -95,14 +95,26 @@ export function open(parsed: Config, opts: SourceOptions): Source {
   const mode = lagMode(parsed);
   const prefetch = Math.max(1, opts.prefetch);
   const maxDelayed = 16 * prefetch;
-  const clientOpts = {
-    url: redisUrl(m),
-    database: Number(m.databaseIndex),
-    ...(m.username ? { username: m.username } : {}),
-    ...(m.password ? { password: m.password } : {}),
+  // node-redis retries a connection forever by default, so a Redis that is down at start kept
+  // `up` waiting with no error. Until a client has connected once it gives up after 3 tries (the
+  // start fails, naming the address); after that it reconnects for as long as it takes.
+  const clientFor = () => {
+    let connected = false;
+    const c = createClient({
+      url: redisUrl(m),
+      database: Number(m.databaseIndex),
+      ...(m.username ? { username: m.username } : {}),
+      ...(m.password ? { password: m.password } : {}),
+      socket: {
+        connectTimeout: 5000,
+        reconnectStrategy: (retries: number, cause: Error) => (!connected && retries >= 2 ? cause : Math.min(100 * 2 ** retries, 5000)),
+      },
+    });
+    c.on('ready', () => (connected = true));
+    return c;
   };
-  const cmd = createClient(clientOpts);
-  const blk = createClient(clientOpts); // XREADGROUP BLOCK holds its connection
+  const cmd = clientFor();
+  const blk = clientFor(); // XREADGROUP BLOCK holds its connection
   const bin = cmd.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
   const binBlk = blk.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
   const inbox = new Inbox<Held>();
@@ -112,7 +124,12 @@ export function open(parsed: Config, opts: SourceOptions): Source {
   let closed = false;
   // lag() may be asked before start() (the scaler polls every source): connect on first use
   let cmdReady: Promise<unknown> | undefined;
-  const ready = () => (cmdReady ??= cmd.connect());
+  // a failed first connect is tried again at the next call, not remembered
+  const ready = () =>
+    (cmdReady ??= cmd.connect().catch((err: unknown) => {
+      cmdReady = undefined;
+      throw err;
+    }));
   let loop: Promise<void> = Promise.resolve();
   let reading = false;
   let started = false;

@@ -156,3 +156,19 @@ test('redis-streams: reading pauses while 16 x prefetch nacked entries wait for 
     await src.close();
   }
 });
+
+test('a Redis that is down at start fails the start with the address (node-redis alone retries forever)', async () => {
+  // A port nothing listens on: bound, then closed again.
+  const net = await import('node:net');
+  const port = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const src = create({ address: `127.0.0.1:${port}`, stream: 'never' }, { component: 'down', dataDir: '.', prefetch: 4 });
+  await assert.rejects(src.start({ notify() {}, log }), new RegExp(`ECONNREFUSED 127\\.0\\.0\\.1:${port}`));
+  await src.close();
+  // lag() before any connection tries again rather than remembering the failed connect
+  await assert.rejects(src.lag(), /ECONNREFUSED|closed/);
+});
