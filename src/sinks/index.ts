@@ -1,3 +1,4 @@
+import { lookup, registry } from '../core/registry.js';
 import type { SinkPlugin } from '../core/sink.js';
 import { plugin as sqlite } from './sqlite.js';
 import { plugin as postgres } from './postgres.js';
@@ -9,18 +10,11 @@ export type { SinkOptions, SinkPlugin } from '../core/sink.js';
 export type SinkEntry = SinkPlugin;
 
 /** Every sink type the manifest accepts, by `sink.type`: one plugin object per sink. */
-export const sinks: Readonly<Record<string, SinkPlugin>> = Object.freeze(
-  Object.fromEntries(
-    [
-      sqlite,
-      postgres,
-      publish,
-      // brokers: entries
-    ].map((p) => [p.type, p]),
-  ),
-);
+export const sinks = registry<SinkPlugin>([
+  sqlite,
+  postgres,
+  publish,
+  // brokers: entries
+]);
 
-/** The plugin of a sink type; own keys only ("constructor" is unknown). */
-export function sinkPlugin(type: string): SinkPlugin | undefined {
-  return Object.hasOwn(sinks, type) ? sinks[type] : undefined;
-}
+export const sinkPlugin = (type: string): SinkPlugin | undefined => lookup(sinks, type);

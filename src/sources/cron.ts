@@ -1,8 +1,8 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
-import type { SourceFactory, SourceOptions, TriggerPlugin } from '../core/source.js';
+import type { SourceFactory, SourceOptions } from '../core/source.js';
 import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
-import { checkQueueKeys, createEmbeddedQueue, queueMetadataKeys, queueOptions, type EmbeddedSource } from './embedded/index.js';
+import { checkQueueKeys, createEmbeddedQueue, queueTrigger, queueMetadataKeys, queueOptions, type EmbeddedSource } from './embedded/index.js';
 
 /**
  * Cron trigger: each tick of `schedule` publishes one event into the component's embedded queue.
@@ -89,13 +89,5 @@ export function open(m: Record<string, string | undefined>, opts: SourceOptions)
   } satisfies EmbeddedSource;
 }
 
-export const plugin: TriggerPlugin<Record<string, string | undefined>> = {
-  type: 'cron',
-  metadata,
-  parse,
-  open,
-  // Scales on its queue's backlog; KEDA's `cron` (a start..end window) is an extra scaling trigger (src/app/scalers/cron.ts).
-  scaler: 'cron-source',
-  queued: true,
-  kube: { kind: 'external-push' },
-};
+// Scales on its queue's backlog; KEDA's `cron` (a start..end window) is an extra scaling trigger (src/app/scalers/cron.ts).
+export const plugin = queueTrigger<Record<string, string | undefined>>({ type: 'cron', metadata, parse, open, scaler: 'cron-source' });

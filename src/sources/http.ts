@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { SourceFactory, SourceOptions, TriggerPlugin } from '../core/source.js';
+import type { SourceFactory, SourceOptions } from '../core/source.js';
 import { parseSize } from '../core/units.js';
 import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
-import { checkQueueKeys, createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, type EmbeddedSource } from './embedded/index.js';
+import { checkQueueKeys, createEmbeddedQueue, queueTrigger, newEventId, queueMetadataKeys, queueOptions, type EmbeddedSource } from './embedded/index.js';
 
 /**
  * HTTP ingress: `POST /v1/components/:name/events` (served by src/server) calls acceptHttpEvent,
@@ -57,15 +57,7 @@ export const open = ({ m, maxBody }: HttpConfig, opts: SourceOptions): HttpSourc
 
 export const create: SourceFactory = (md, opts) => open(configOrThrow('http trigger metadata', parse(md)), opts);
 
-export const plugin: TriggerPlugin<HttpConfig> = {
-  type: 'http',
-  metadata,
-  parse,
-  open,
-  scaler: 'http',
-  queued: true,
-  kube: { kind: 'external-push' },
-};
+export const plugin = queueTrigger<HttpConfig>({ type: 'http', metadata, parse, open });
 
 /** Request headers that describe the connection or carry credentials: never part of an event. */
 const droppedHeaders = new Set([

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { SourceFactory, TriggerPlugin } from '../core/source.js';
+import { lookup, registry } from '../core/registry.js';
 import { configOrThrow, type Parsed } from '../core/validation.js';
 import { plugin as embedded } from './embedded/index.js';
 import { plugin as smtp } from './smtp.js';
@@ -12,26 +13,19 @@ import { plugin as mqtt } from './mqtt.js';
 // brokers: imports
 
 /** Every trigger type the manifest accepts, by `trigger.type`: the one registry (docs/adding-a-trigger.md). */
-export const triggers: Readonly<Record<string, TriggerPlugin>> = Object.freeze(
-  Object.fromEntries(
-    [
-      embedded,
-      smtp,
-      http,
-      cron,
-      natsJetstream,
-      redisStreams,
-      rabbitmq,
-      mqtt,
-      // brokers: entries
-    ].map((p) => [p.type, p]),
-  ),
-);
+export const triggers = registry<TriggerPlugin>([
+  embedded,
+  smtp,
+  http,
+  cron,
+  natsJetstream,
+  redisStreams,
+  rabbitmq,
+  mqtt,
+  // brokers: entries
+]);
 
-/** The plugin of a trigger type; own keys only, so "constructor" is unknown rather than Object.prototype's. */
-export function triggerPlugin(type: string): TriggerPlugin | undefined {
-  return Object.hasOwn(triggers, type) ? triggers[type] : undefined;
-}
+export const triggerPlugin = (type: string): TriggerPlugin | undefined => lookup(triggers, type);
 
 export interface SourceEntry {
   create: SourceFactory;

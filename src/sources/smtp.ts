@@ -6,11 +6,11 @@ import { pipeline } from 'node:stream/promises';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { BodyTooLarge, createMimeThread, MimeThreadFailed, type Spooled } from './smtp-mime.js';
 import { z } from 'zod';
-import type { SourceFactory, SourceOptions, TriggerPlugin } from '../core/source.js';
+import type { SourceFactory, SourceOptions } from '../core/source.js';
 import { parseHostPort } from '../core/address.js';
 import { parseSize } from '../core/units.js';
 import { configOrThrow, parseWith, type ParseContext, type Parsed } from '../core/validation.js';
-import { checkQueueKeys, createEmbeddedQueue, newEventId, queueMetadataKeys, queueOptions, unitKey, type EmbeddedSource } from './embedded/index.js';
+import { checkQueueKeys, createEmbeddedQueue, queueTrigger, newEventId, queueMetadataKeys, queueOptions, unitKey, type EmbeddedSource } from './embedded/index.js';
 
 /**
  * SMTP trigger: an smtp-server whose accepted mails become events on the component's embedded
@@ -341,12 +341,4 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
   return source;
 }
 
-export const plugin: TriggerPlugin<SmtpConfig> = {
-  type: 'smtp',
-  metadata,
-  parse,
-  open,
-  scaler: 'smtp',
-  queued: true,
-  kube: { kind: 'external-push' },
-};
+export const plugin = queueTrigger<SmtpConfig>({ type: 'smtp', metadata, parse, open });

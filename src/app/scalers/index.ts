@@ -1,3 +1,4 @@
+import { lookup, registry } from '../../core/registry.js';
 import type { KubeTrigger } from '../../core/source.js';
 import type { TriggerSpec } from '../../scaling/index.js';
 import { plugin as cron } from './cron.js';
@@ -20,8 +21,6 @@ export interface ScalerPlugin {
 }
 
 /** Every extra scaling trigger type, by `scaling.triggers[].type`. */
-export const scalers: Readonly<Record<string, ScalerPlugin>> = Object.freeze(Object.fromEntries([cron, postgresql].map((p) => [p.type, p])));
+export const scalers = registry<ScalerPlugin>([cron, postgresql]);
 
-export function scalerPlugin(type: string): ScalerPlugin | undefined {
-  return Object.hasOwn(scalers, type) ? scalers[type] : undefined;
-}
+export const scalerPlugin = (type: string): ScalerPlugin | undefined => lookup(scalers, type);

@@ -23,12 +23,13 @@ export const open = (m: Config, opts: SourceOptions): Source => createEmbeddedQu
 
 export const create: SourceFactory = (md, opts) => open(configOrThrow('embedded trigger metadata', parse(md)), opts);
 
-export const plugin: TriggerPlugin<Config> = {
-  type: 'embedded',
-  metadata,
-  parse,
-  open,
-  scaler: 'embedded',
-  queued: true,
-  kube: { kind: 'external-push' },
-};
+/**
+ * A trigger whose events live in the embedded queue (embedded, http, smtp, cron): queued, so dlq
+ * retry needs no broker and Kubernetes keeps the queue on a volume; scaled on Kubernetes through
+ * featherweight's external-push scaler (the queue is in the pod); scaling as its own type unless said.
+ */
+export function queueTrigger<C>(p: Pick<TriggerPlugin<C>, 'type' | 'metadata' | 'parse' | 'open'> & { scaler?: string }): TriggerPlugin<C> {
+  return { scaler: p.type, ...p, queued: true, kube: { kind: 'external-push' } };
+}
+
+export const plugin = queueTrigger<Config>({ type: 'embedded', metadata, parse, open });
