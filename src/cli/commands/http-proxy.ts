@@ -6,6 +6,7 @@ import { startHttpProxy, type HttpProxyGuest } from '../../server/http-proxy.js'
 import { parseListen } from '../../server/http-util.js';
 import { loadModule } from '../../wasm/compile.js';
 import { parseSize } from '../../core/units.js';
+import { createThreadBudget } from '../../runtime/budget.js';
 import type { InstanceMode } from '../../wasm/http-wasm.js';
 
 interface Opts {
@@ -66,6 +67,8 @@ export function register(program: Command): void {
       const log = createLogger({ level: opts.logLevel });
       const proxy = await startHttpProxy({
         middleware, upstream: opts.upstream, host: listen.host, port: listen.port, log,
+        // One budget for this process, as `up` has for its app: the guests share ~cores slots fairly (decision 122).
+        budget: createThreadBudget(),
         instances: opts.instances as InstanceMode,
         limits: opts.maxMemory ? { maxMemoryBytes: parseSize(opts.maxMemory) } : undefined,
       });

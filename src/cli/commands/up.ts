@@ -9,6 +9,7 @@ import { parseListen } from '../../server/http-util.js';
 import { logLevelOption } from '../log-level.js';
 import type { AppManifest } from '../../app/manifest.js';
 import type { Logger } from 'pino';
+import type { ThreadBudget } from '../../runtime/budget.js';
 
 export function register(program: Command): void {
   logLevelOption(program
@@ -33,7 +34,7 @@ export function register(program: Command): void {
       const server = await bound(startServer(app, { listen, log, ...(token ? { token } : {}), ...(o.insecureNoAuth ? { insecureNoAuth: true } : {}) }), listen, 'the HTTP API and dashboard', '--listen or server.listen')
         .catch((err) => startupFailed(err, started));
       started.unshift(server);
-      const proxies = await startProxies(manifest, log).catch((err) => startupFailed(err, started));
+      const proxies = await startProxies(manifest, log, app.budget).catch((err) => startupFailed(err, started));
       started.unshift(...proxies);
       const kedaListen = o.kedaScaler ?? manifest.server.kedaScaler;
       const keda = kedaListen
@@ -96,8 +97,11 @@ export function waitForSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-/** The manifest's http-wasm middleware chains, each in front of its upstream (Dapr's appHttpPipeline). */
-export async function startProxies(manifest: AppManifest, log: Logger) {
+/**
+ * The manifest's http-wasm middleware chains, each in front of its upstream (Dapr's appHttpPipeline),
+ * their guests on the app's thread budget when given (decision 122).
+ */
+export async function startProxies(manifest: AppManifest, log: Logger, budget?: ThreadBudget) {
   const started: Array<{ url: string; close(): Promise<void> }> = [];
   for (const p of manifest.proxies) {
     const { host, port } = parseListen(p.listen);
@@ -108,7 +112,7 @@ export async function startProxies(manifest: AppManifest, log: Logger) {
         ...(m.config !== undefined ? { config: new TextEncoder().encode(m.config) } : {}),
       })),
     );
-    const proxy = await startHttpProxy({ middleware, upstream: p.upstream, host, port, log: log.child({ proxy: p.name }), instances: p.instances });
+    const proxy = await startHttpProxy({ middleware, upstream: p.upstream, host, port, log: log.child({ proxy: p.name }), instances: p.instances, ...(budget ? { budget } : {}) });
     log.info({ proxy: p.name, url: proxy.url, upstream: p.upstream }, 'http-wasm middleware proxy listening');
     started.push(proxy);
   }
