@@ -1,7 +1,9 @@
 // Where a command that reads or writes the app's state (queue, dead letters) finds it.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadManifest, type AppManifest } from '../app/manifest.js';
+import { parse as parseYaml } from 'yaml';
+import { loadManifest, manifestSchema, normalizeComponent, type AppManifest } from '../app/manifest.js';
+import { ValidationError } from '../core/validation.js';
 
 export const defaultDataDir = '.featherweight';
 export const defaultManifest = 'featherweight.yaml';
@@ -20,7 +22,7 @@ export function resolveState(flags: StateFlags): State {
   let manifest: AppManifest | null = null;
   if (file !== undefined) {
     try {
-      manifest = loadManifest(file);
+      manifest = stateManifest(file);
     } catch (err) {
       // An implicit ./featherweight.yaml that does not load is no obstacle when the directory is named.
       if (flags.file === undefined && flags.dataDir !== undefined) manifest = null;
@@ -28,6 +30,33 @@ export function resolveState(flags: StateFlags): State {
     }
   }
   return { dataDir: flags.dataDir ?? manifest?.dataDir ?? defaultDataDir, manifest };
+}
+
+const missingModule = /^components\[\d+\]\.module: no such file /;
+
+/**
+ * The manifest as far as the state commands need it (the data dir, the components' names and
+ * triggers). A module that is not built yet is no obstacle to reading the queue or the dead letters:
+ * when missing module files are its only problems, the manifest is taken without them being checked.
+ */
+export function stateManifest(file: string): AppManifest {
+  try {
+    return loadManifest(file);
+  } catch (err) {
+    if (!(err instanceof ValidationError) || !err.problems.every((p) => missingModule.test(p))) throw err;
+  }
+  // It validated but for the module files, so the shape is known good here.
+  const opts = { baseDir: path.dirname(path.resolve(file)), file };
+  const raw = manifestSchema.parse(parseYaml(readFileSync(file, 'utf8')));
+  const ignored: string[] = [];
+  return {
+    name: raw.metadata.name,
+    dataDir: path.resolve(opts.baseDir, raw.dataDir),
+    server: raw.server,
+    components: raw.components.map((c, i) => normalizeComponent(c, i, opts, ignored)),
+    proxies: [],
+    file,
+  };
 }
 
 /** The path of a state file, or null when it does not exist: reads never create databases. */

@@ -6,6 +6,7 @@ import type { AppManifest } from '../../app/manifest.js';
 import { publicDeadLetter } from '../../server/http-util.js';
 import { existingStateFile, resolveState, stateOptionHelp, type StateFlags } from '../state.js';
 import { formatAge, formatTable } from './queue.js';
+import { jsonHelp, printJson } from '../json.js';
 
 const quietCtx = { notify() {}, log: { info() {}, warn() {}, error() {} } };
 
@@ -20,7 +21,7 @@ function stateOptions(cmd: Command): Command {
  * With the manifest, any source type works (its publish() reaches the broker); without one, the
  * embedded-queue-backed types still can, since their queue lives in the data dir.
  */
-async function retry(entry: DeadLetter, dataDir: string, manifest: AppManifest | null): Promise<string> {
+async function retry(entry: DeadLetter, dataDir: string, manifest: AppManifest | null): Promise<{ text: string; via: string; to: string }> {
   const { attempt: _a, enqueuedAt: _e, ...event } = entry.event;
   const spec = manifest?.components.find((c) => c.name === entry.component);
   if (spec) {
@@ -32,7 +33,7 @@ async function retry(entry: DeadLetter, dataDir: string, manifest: AppManifest |
     } finally {
       await src.close();
     }
-    return `${spec.trigger.type} source of ${spec.name}`;
+    return { text: `${spec.trigger.type} source of ${spec.name}`, via: spec.trigger.type, to: spec.name };
   }
   if (!(embeddedQueueTypes as readonly string[]).includes(event.source)) {
     throw new Error(
@@ -48,7 +49,7 @@ async function retry(entry: DeadLetter, dataDir: string, manifest: AppManifest |
   } finally {
     q.close();
   }
-  return `embedded queue ${queue}`;
+  return { text: `embedded queue ${queue}`, via: 'embedded', to: queue };
 }
 
 export function register(program: Command): void {
@@ -59,7 +60,7 @@ export function register(program: Command): void {
     .description('events that failed maxAttempts times, newest first, with the reason')
     .option('-c, --component <name>', 'only this component')
     .option('--limit <n>', 'at most n entries', '100')
-    .option('--json', 'print JSON (bodies base64)'))
+    .option('--json', `${jsonHelp} (an array; bodies base64)`))
     .action((o: StateFlags & { component?: string; limit: string; json?: boolean }) => {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit ${o.limit}: use a positive whole number`);
@@ -74,7 +75,7 @@ export function register(program: Command): void {
         }
       }
       if (o.json) {
-        console.log(JSON.stringify(entries.map(publicDeadLetter), null, 2));
+        printJson(entries.map(publicDeadLetter));
         return;
       }
       if (entries.length === 0) {
@@ -93,8 +94,9 @@ export function register(program: Command): void {
   stateOptions(dlq
     .command('retry')
     .description("put a dead letter's event back on its component's source (fresh attempts, same id) and remove it")
-    .argument('<id>', 'dead letter id (see dlq list)'))
-    .action(async (id: string, o: StateFlags) => {
+    .argument('<id>', 'dead letter id (see dlq list)')
+    .option('--json', jsonHelp))
+    .action(async (id: string, o: StateFlags & { json?: boolean }) => {
       const { dataDir, manifest } = resolveState(o);
       if (!existingStateFile(dataDir, STORE)) throw new Error(`no dead letter with id ${id} in ${dataDir} (no ${STORE} there)`);
       const store = openDeadLetters(dataDir);
@@ -103,7 +105,8 @@ export function register(program: Command): void {
         if (!entry) throw new Error(`no dead letter with id ${id} in ${dataDir} (see featherweight dlq list)`);
         const where = await retry(entry, dataDir, manifest);
         store.remove(id);
-        console.log(`retried ${id}: event ${entry.event.id} is back on the ${where}`);
+        if (o.json) printJson({ id, retried: true, component: entry.component, event: entry.event.id, to: where.to, via: where.via });
+        else console.log(`retried ${id}: event ${entry.event.id} is back on the ${where.text}`);
       } finally {
         store.close();
       }
@@ -112,14 +115,16 @@ export function register(program: Command): void {
   stateOptions(dlq
     .command('drop')
     .description('delete a dead letter for good')
-    .argument('<id>', 'dead letter id (see dlq list)'))
-    .action((id: string, o: StateFlags) => {
+    .argument('<id>', 'dead letter id (see dlq list)')
+    .option('--json', jsonHelp))
+    .action((id: string, o: StateFlags & { json?: boolean }) => {
       const { dataDir } = resolveState(o);
       if (!existingStateFile(dataDir, STORE)) throw new Error(`no dead letter with id ${id} in ${dataDir} (no ${STORE} there)`);
       const store = openDeadLetters(dataDir);
       try {
         if (!store.remove(id)) throw new Error(`no dead letter with id ${id} in ${dataDir} (see featherweight dlq list)`);
-        console.log(`dropped ${id}`);
+        if (o.json) printJson({ id, dropped: true });
+        else console.log(`dropped ${id}`);
       } finally {
         store.close();
       }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { jsonHelp, printJson } from '../json.js';
 import { createSmtpTransport, defaultFrom, defaultTo, parseRange, sendBurst, type SmtpOptions } from '../mail-burst.js';
 
 interface SmtpFlags { server: string; user?: string; pass?: string; starttls?: boolean; insecure?: boolean }
@@ -39,8 +40,9 @@ export function register(program: Command): void {
     .option('--from <address>', 'sender', defaultFrom)
     .option('--subject <text>', 'subject', 'Hello from featherweight')
     .option('--text <text>', 'body text', 'You got mail!')
-    .option('--attach <file>', 'attach a file (repeat for more)', collect, [] as string[]))
-    .action(async (o: SmtpFlags & { to: string; from: string; subject: string; text: string; attach: string[] }) => {
+    .option('--attach <file>', 'attach a file (repeat for more)', collect, [] as string[])
+    .option('--json', jsonHelp))
+    .action(async (o: SmtpFlags & { to: string; from: string; subject: string; text: string; attach: string[]; json?: boolean }) => {
       const attachments = o.attach.map((file) => {
         let content: Buffer;
         try {
@@ -55,7 +57,8 @@ export function register(program: Command): void {
       try {
         const info = await transport.sendMail({ from: o.from, to: o.to, subject: o.subject, text: o.text, attachments });
         const rejected = info.rejected.length;
-        console.log(`sent to ${o.server}: ${info.response}${rejected ? ` (${rejected} recipient(s) rejected)` : ''}`);
+        if (o.json) printJson({ server: o.server, messageId: info.messageId, response: info.response, accepted: info.accepted.map(String), rejected: info.rejected.map(String) });
+        else console.log(`sent to ${o.server}: ${info.response}${rejected ? ` (${rejected} recipient(s) rejected)` : ''}`);
         if (rejected) process.exitCode = 1;
       } catch (err) {
         throw new Error(`mail refused by ${o.server}: ${(err as Error).message}`);
@@ -73,8 +76,9 @@ export function register(program: Command): void {
     .option('--attachments-per-mail <k>', 'text attachments per mail: K or MIN-MAX', '1-3')
     .option('--lines <min-max>', 'lines per text attachment', '1-120')
     .option('--connections <n>', 'parallel SMTP connections', positiveNumber('--connections'), 4)
-    .option('--seed <n>', 'seed of the generator (same seed, same mails)', positiveNumber('--seed'), 1))
-    .action(async (o: SmtpFlags & { count: number; rate: number; to: string; from: string; attachmentsPerMail: string; lines: string; connections: number; seed: number }) => {
+    .option('--seed <n>', 'seed of the generator (same seed, same mails)', positiveNumber('--seed'), 1)
+    .option('--json', `${jsonHelp} (the summary only, no progress lines)`))
+    .action(async (o: SmtpFlags & { count: number; rate: number; to: string; from: string; attachmentsPerMail: string; lines: string; connections: number; seed: number; json?: boolean }) => {
       if (!Number.isInteger(o.count)) throw new Error(`--count must be a whole number, got ${o.count}`);
       const attachmentsPerMail = parseRange(o.attachmentsPerMail, '--attachments-per-mail');
       const lines = parseRange(o.lines, '--lines', 1);
@@ -83,6 +87,7 @@ export function register(program: Command): void {
       const r = await sendBurst(
         { ...smtpOptions(o), count: o.count, rate: o.rate, to: o.to, from: o.from, attachmentsPerMail, lines, connections: Math.max(1, Math.floor(o.connections)), seed: o.seed },
         (p) => {
+          if (o.json) return;
           const now = performance.now();
           if (now - lastPrint < (tty ? 100 : 1000) && p.sent + p.failed < o.count) return;
           lastPrint = now;
@@ -92,6 +97,12 @@ export function register(program: Command): void {
           else console.log(line);
         },
       );
+      if (o.json) {
+        const { failures, ...summary } = r;
+        printJson({ server: o.server, ...summary, failures: failures.map((f) => ({ mail: f.index + 1, error: f.error })) });
+        if (r.failed > 0) process.exitCode = 1;
+        return;
+      }
       if (tty) process.stdout.write('\n');
       console.log(`done: ${r.sent} sent, ${r.failed} failed in ${(r.elapsedMs / 1000).toFixed(2)} s (${r.sentPerSecond.toFixed(1)} mails/s); the accepted mails should yield ${r.expectedRows} rows`);
       for (const f of r.failures.slice(0, 5)) console.error(`mail ${f.index + 1} refused: ${f.error}`);

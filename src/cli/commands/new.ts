@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { printJson } from '../json.js';
 
 /**
  * `featherweight new <name>`: a component folder that `featherweight up` runs as it is once built.
@@ -112,10 +113,16 @@ export function register(program: Command): void {
     .option('--lang <lang>', `handler language: ${Object.keys(languages).join(' | ')}`, 'assemblyscript')
     .option('--trigger <type>', `trigger: ${Object.keys(triggers).join(' | ')}`, 'http')
     .option('--dir <dir>', 'folder to create (default: ./<name>)')
-    .action((name: string, o: { lang: string; trigger: string; dir?: string }) => {
+    .option('--json', '{dir, name, lang, trigger, files, next} as one JSON document on stdout')
+    .action((name: string, o: { lang: string; trigger: string; dir?: string; json?: boolean }) => {
       const dir = o.dir ?? name;
       const files = scaffold({ name, lang: o.lang as Language, dir, trigger: o.trigger as keyof typeof triggers });
       const lang = languages[o.lang as Language];
+      if (o.json) {
+        const next = [`cd ${dir}`, lang.build, 'npm run up', `curl --data-binary $'hello\\nworld\\n' http://127.0.0.1:8080/v1/components/${name}/events`];
+        printJson({ dir: path.resolve(dir), name, lang: o.lang, trigger: o.trigger, files, next });
+        return;
+      }
       console.log(`created ${dir}/ (${lang.label}, ${o.trigger} trigger, sqlite sink):`);
       for (const f of files) console.log(`  ${f}`);
       console.log(`\nnext:\n  cd ${dir}\n  ${lang.build}\n  npm run up\n  curl --data-binary $'hello\\nworld\\n' http://127.0.0.1:8080/v1/components/${name}/events`);

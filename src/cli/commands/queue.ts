@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { openQueue, type QueueStats } from '../../sources/embedded/index.js';
 import type { AppManifest } from '../../app/manifest.js';
 import { existingStateFile, resolveState, stateOptionHelp, type StateFlags } from '../state.js';
+import { jsonHelp, printJson } from '../json.js';
 
 /** The embedded queues a manifest's components read: each one's metadata.queue, else its name. */
 function manifestQueues(manifest: AppManifest | null): string[] {
@@ -56,7 +58,8 @@ export function register(program: Command): void {
     .option('--file <path>', 'read the body from a file')
     .option('--body <string>', 'the body as a string')
     .option('--id <id>', 'event id (default: a new unique id)')
-    .action(async (o: { dataDir?: string; manifest?: string; queue?: string; header: string[]; file?: string; body?: string; id?: string }) => {
+    .option('--json', jsonHelp)
+    .action(async (o: { dataDir?: string; manifest?: string; queue?: string; header: string[]; file?: string; body?: string; id?: string; json?: boolean }) => {
       const { dataDir, manifest } = resolveState({ ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}), ...(o.manifest !== undefined ? { file: o.manifest } : {}) });
       if (o.file !== undefined && o.body !== undefined) throw new Error('give the body with --file or --body, not both');
       const headers = parseHeaders(o.header);
@@ -91,7 +94,8 @@ export function register(program: Command): void {
       const q = openQueue(dataDir);
       try {
         const id = q.send(name, { body, headers, ...(o.id !== undefined ? { id: o.id } : {}) });
-        console.log(id);
+        if (o.json) printJson({ id, queue: name, dataDir: path.resolve(dataDir), bytes: body.byteLength });
+        else console.log(id);
       } finally {
         q.close();
       }
@@ -102,7 +106,7 @@ export function register(program: Command): void {
     .description('per queue: ready, delayed (nacked, waiting to retry), in flight (leased), age of the oldest event')
     .option('--data-dir <dir>', stateOptionHelp.dataDir)
     .option('-f, --file <manifest>', stateOptionHelp.file)
-    .option('--json', 'print JSON')
+    .option('--json', `${jsonHelp} (an array, one entry per queue)`)
     .action((o: StateFlags & { json?: boolean }) => {
       const { dataDir } = resolveState(o);
       let stats: QueueStats[] = [];
@@ -115,7 +119,7 @@ export function register(program: Command): void {
         }
       }
       if (o.json) {
-        console.log(JSON.stringify(stats, null, 2));
+        printJson(stats);
         return;
       }
       if (stats.length === 0) {
