@@ -37,8 +37,9 @@ export const metadata = z.strictObject({
   password: z.string().optional(),
   protocolVersion: z.enum(['4', '5']).default('5'),
   sessionExpiry: z.string().default('168h'),
-  lagThreshold: z.string().regex(/^\d+$/, 'must be a whole number').default('10'),
-  activationLagThreshold: z.string().regex(/^\d+$/, 'must be a whole number').default('0'),
+  // scaling keys: checked and defaulted once, by the scaling layer (src/scaling/triggers.ts)
+  lagThreshold: z.string().regex(/^\d+$/, 'must be a whole number').optional(),
+  activationLagThreshold: z.string().regex(/^\d+$/, 'must be a whole number').optional(),
 });
 
 interface Held {

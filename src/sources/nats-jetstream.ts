@@ -20,7 +20,7 @@ import {
 } from '@nats-io/jetstream';
 import type { Delivery, LagReport, Source, SourceContext, SourceFactory, SourceOptions, TriggerPlugin } from '../core/source.js';
 import type { FwEvent } from '../core/event.js';
-import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, durationAtLeast, gate, intHeader, numeric, parseMetadata, sleep } from './broker-common.js';
+import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, durationAtLeast, gate, intHeader, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
 import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
 
 export const type = 'nats-jetstream';
@@ -33,8 +33,9 @@ export const metadata = z.strictObject({
   account: z.string().default('$G'),
   stream: z.string().min(1, 'set the JetStream stream name'),
   consumer: z.string().optional(),
-  lagThreshold: numeric('10'),
-  activationLagThreshold: numeric('0'),
+  // KEDA's scaling keys: checked and defaulted once, by the scaling layer (src/scaling/triggers.ts)
+  lagThreshold: optionalNumeric(),
+  activationLagThreshold: optionalNumeric(),
   useHttps: bool('false'),
   // featherweight's keys
   subject: z.string().optional(),

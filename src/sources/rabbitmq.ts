@@ -14,7 +14,7 @@ import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { Delivery, LagReport, Source, SourceContext, SourceFactory, SourceOptions, TriggerPlugin } from '../core/source.js';
 import type { FwEvent } from '../core/event.js';
-import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, fromEnv, intHeader, numeric, once, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
+import { ATTEMPT_HEADER, ENQUEUED_HEADER, EVENT_ID_HEADER, Inbox, bool, fromEnv, intHeader, once, optionalNumeric, parseMetadata, sleep } from './broker-common.js';
 import { configOrThrow, parseWith, type Parsed } from '../core/validation.js';
 
 export const type = 'rabbitmq';
@@ -27,9 +27,10 @@ export const metadata = z.strictObject({
   queueName: z.string().optional(),
   vhostName: z.string().optional(),
   mode: z.enum(['QueueLength']).default('QueueLength'),
-  value: numeric('20'),
+  // scaling keys: checked and defaulted once, by the scaling layer (src/scaling/triggers.ts)
+  value: optionalNumeric(),
   queueLength: optionalNumeric(),
-  activationValue: numeric('0'),
+  activationValue: optionalNumeric(),
   excludeUnacknowledged: bool('false'),
   // featherweight's keys
   deadLetterExchange: z.string().optional(),

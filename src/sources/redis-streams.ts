@@ -32,13 +32,13 @@ export const metadata = z.strictObject({
   portFromEnv: z.string().optional(),
   usernameFromEnv: z.string().optional(),
   passwordFromEnv: z.string().optional(),
-  // KEDA's scaler keys
+  // KEDA's scaler keys (the counts are checked and defaulted once, by src/scaling/triggers.ts)
   stream: z.string().min(1, 'set the stream name'),
   consumerGroup: z.string().optional(),
-  pendingEntriesCount: numeric('5'),
-  streamLength: numeric('5'),
+  pendingEntriesCount: optionalNumeric(),
+  streamLength: optionalNumeric(),
   lagCount: optionalNumeric(),
-  activationLagCount: numeric('0'),
+  activationLagCount: optionalNumeric(),
   // featherweight's keys
   consumerName: z.string().optional(),
   claimIdleTime: z.string().default('30s'),
