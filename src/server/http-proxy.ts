@@ -10,7 +10,7 @@ import {
   chainGuests, createHttpWasmGuest, headerMapFrom, headerObject, hopByHop, HttpWasmUnavailable, HttpWasmViolation, readRequestModel,
   writeResponseModel, writeViolation,
   type HttpRequestModel, type HttpResponseModel, type HttpWasmGuest, type HttpWasmLogger, type InstanceMode, type NextFn,
-} from '../wasm/http-wasm.js';
+} from '../wasm/http-wasm/index.js';
 import { defaultLimits, type Limits } from '../wasm/limits.js';
 import { createHttpWasmPool, type HttpWasmPool } from '../runtime/http-wasm-pool.js';
 import type { ThreadBudget } from '../runtime/budget.js';

@@ -7,7 +7,7 @@ import { parseListen } from '../../server/http-util.js';
 import { loadModule } from '../../wasm/compile.js';
 import { parseSize } from '../../core/units.js';
 import { createThreadBudget } from '../../runtime/budget.js';
-import type { InstanceMode } from '../../wasm/http-wasm.js';
+import type { InstanceMode } from '../../wasm/http-wasm/index.js';
 
 interface Opts {
   middleware?: string;
