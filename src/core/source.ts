@@ -79,7 +79,17 @@ export type SourceFactory = (metadata: Record<string, string>, opts: SourceOptio
  */
 export type KubeTrigger =
   | { kind: 'native'; type: string; keys: readonly string[]; required: readonly string[]; secrets: readonly string[]; hints?: Readonly<Record<string, string>> }
-  | { kind: 'external-push' };
+  | { kind: 'external-push'; ingress?: KubeIngress };
+
+/**
+ * A trigger that accepts events itself, which the rendered Service exposes under `name`: on its own
+ * listener (`listen`: the metadata key of its address, rebound on all interfaces in the pod, and
+ * the port when the key is absent), or, without `listen`, on the host's HTTP server.
+ */
+export interface KubeIngress {
+  name: string;
+  listen?: { key: string; defaultPort: number };
+}
 
 /**
  * One trigger type, declared once (src/sources/<type>.ts); every table keyed by the type string

@@ -9,6 +9,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { ConfigMap, Service } from 'kubernetes-models/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { parseHostPort } from '../core/address.js';
+import type { KubeIngress } from '../core/source.js';
 import { triggerPlugin } from '../sources/index.js';
 import { scalerPlugin } from '../app/scalers/index.js';
 import { defaultDrainMs } from '../app/component.js';
@@ -80,6 +81,12 @@ function rawComponent(rawDoc: unknown, name: string): Obj | undefined {
 function listenPort(listen: string | undefined, def: number): number {
   if (!listen) return def;
   return parseHostPort(listen, { hostOptional: true })?.port ?? def;
+}
+
+/** How the component's trigger takes events from outside the pod, as its plugin says (none for a broker or a queue). */
+function ingressOf(c: ComponentSpec): KubeIngress | undefined {
+  const kube = triggerPlugin(c.trigger.type)?.kube;
+  return kube?.kind === 'external-push' ? kube.ingress : undefined;
 }
 
 /** One trigger's secret moved out of the manifest: KEDA reads it through `auth`, the pod through `env`. */
@@ -181,9 +188,8 @@ function podManifest(app: AppManifest, c: ComponentSpec, raw: Obj | undefined, m
     comp.grants = { env: Object.keys(c.grants.env), dirs: [] };
   }
   const trigger = (comp.trigger ?? { type: c.trigger.type, metadata: {} }) as { type: string; metadata?: Obj };
-  if (trigger.type === 'smtp') {
-    trigger.metadata = { ...trigger.metadata, listen: `0.0.0.0:${listenPort(c.trigger.metadata.listen, 2525)}` };
-  }
+  const listen = ingressOf(c)?.listen;
+  if (listen) trigger.metadata = { ...trigger.metadata, [listen.key]: `0.0.0.0:${listenPort(c.trigger.metadata[listen.key], listen.defaultPort)}` };
   comp.trigger = trigger;
   moveSecretsToEnv(comp, c, secrets);
   const doc = {
@@ -265,13 +271,14 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
         files.binaryData = { [`${c.name}.wasm`]: bytes.toString('base64') };
         moduleRef = `${c.name}.wasm`;
       }
-      const smtp = c.trigger.type === 'smtp';
-      const smtpPort = listenPort(c.trigger.metadata.listen, 2525);
+      // A trigger with its own listener (smtp) gets a container port; one on the host's server (http) uses 'http'.
+      const ingress = ingressOf(c);
+      const ownPort = ingress?.listen ? listenPort(c.trigger.metadata[ingress.listen.key], ingress.listen.defaultPort) : undefined;
       (files.data as Record<string, string>)['featherweight.yaml'] = podManifest(app, c, raw, moduleRef, external, secrets);
       out.push(validated(new ConfigMap({ metadata: meta(name), ...files })));
 
       const ports: Obj[] = [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }];
-      if (smtp) ports.push({ name: 'smtp', containerPort: smtpPort, protocol: 'TCP' });
+      if (ingress && ownPort !== undefined) ports.push({ name: ingress.name, containerPort: ownPort, protocol: 'TCP' });
       if (external) ports.push({ name: 'keda-scaler', containerPort: SCALER_PORT, protocol: 'TCP' });
       const env: Obj[] = [
         { name: 'FEATHERWEIGHT_TOKEN', valueFrom: { secretKeyRef: { name: `${app.name}-token`, key: 'token', optional: true } } },
@@ -322,8 +329,7 @@ export function renderApp(app: AppManifest, opts: RenderOptions = {}): Obj[] {
         ],
       };
       const servicePorts: Obj[] = [];
-      if (smtp) servicePorts.push({ name: 'smtp', port: smtpPort, targetPort: 'smtp', protocol: 'TCP' });
-      if (c.trigger.type === 'http') servicePorts.push({ name: 'http', port: HTTP_PORT, targetPort: 'http', protocol: 'TCP' });
+      if (ingress) servicePorts.push({ name: ingress.name, port: ownPort ?? HTTP_PORT, targetPort: ownPort !== undefined ? ingress.name : 'http', protocol: 'TCP' });
       if (servicePorts.length) {
         out.push(validated(new Service({ metadata: meta(name), spec: { selector: labels, ports: servicePorts } } as unknown as ConstructorParameters<typeof Service>[0])));
       }

@@ -341,4 +341,10 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
   return source;
 }
 
-export const plugin = queueTrigger<SmtpConfig>({ type: 'smtp', metadata, parse, open });
+export const plugin = queueTrigger<SmtpConfig>({
+  type: 'smtp',
+  metadata,
+  parse,
+  open,
+  ingress: { name: 'smtp', listen: { key: 'listen', defaultPort: parseHostPort(defaultListen)!.port } },
+});

@@ -106,9 +106,14 @@ function validated(file: string) {
   return r.manifest;
 }
 
-function scaledObjectTriggers(file: string): Array<{ type: string; metadata: Record<string, string> }> {
-  const objects = renderApp(validated(file), { rawDoc: readRawManifest(file) });
-  const so = objects.find((o) => o.kind === 'ScaledObject') as { spec: { triggers: Array<{ type: string; metadata: Record<string, string> }> } } | undefined;
+type Rendered = Array<{ kind?: string; metadata?: { name?: string }; spec?: any }>;
+
+function rendered(file: string): Rendered {
+  return renderApp(validated(file), { rawDoc: readRawManifest(file) }) as Rendered;
+}
+
+function scaledObjectTriggers(objects: Rendered): Array<{ type: string; metadata: Record<string, string> }> {
+  const so = objects.find((o) => o.kind === 'ScaledObject');
   assert.ok(so, 'a ScaledObject is rendered');
   return so.spec.triggers;
 }
@@ -147,11 +152,15 @@ for (const [type, plugin] of Object.entries(triggers)) {
       assert.deepEqual(rows.filter((r) => r.event_id === id).map((r) => r.round), ['trip']);
     });
 
-    const [own] = scaledObjectTriggers(file);
+    const objects = rendered(file);
+    const [own] = scaledObjectTriggers(objects);
     if (plugin.kube.kind === 'external-push') {
       assert.equal(own!.type, 'external-push');
       assert.equal(own!.metadata.component, 'c1');
       assert.match(own!.metadata.scalerAddress!, /:9090$/);
+      const svc = objects.find((o) => o.kind === 'Service' && o.metadata?.name === 'rt-c1');
+      const exposed = (svc?.spec.ports ?? []).map((p: { name: string }) => p.name);
+      assert.deepEqual(exposed, plugin.kube.ingress ? [plugin.kube.ingress.name] : [], 'the Service exposes the trigger\'s ingress, and only that');
     } else {
       assert.equal(own!.type, plugin.kube.type);
       for (const key of plugin.kube.required) assert.ok(own!.metadata[key], `rendered ${type} trigger carries ${key}`);
@@ -186,9 +195,9 @@ for (const [type, plugin] of Object.entries(scalers)) {
       }
     });
 
-    const rendered = scaledObjectTriggers(file);
-    assert.deepEqual(rendered.map((x) => x.type), ['external-push', plugin.kube.type]);
-    const extra = rendered[1]!;
+    const triggersOut = scaledObjectTriggers(rendered(file));
+    assert.deepEqual(triggersOut.map((x) => x.type), ['external-push', plugin.kube.type]);
+    const extra = triggersOut[1]!;
     for (const key of plugin.kube.required) assert.ok(extra.metadata[key], `rendered ${type} trigger carries ${key}`);
     for (const key of Object.keys(extra.metadata)) assert.ok(plugin.kube.keys.includes(key), `${key} is a key KEDA's ${plugin.kube.type} scaler reads`);
   });

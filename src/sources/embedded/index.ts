@@ -1,4 +1,4 @@
-import type { Source, SourceFactory, SourceOptions, TriggerPlugin } from '../../core/source.js';
+import type { KubeIngress, Source, SourceFactory, SourceOptions, TriggerPlugin } from '../../core/source.js';
 import { configOrThrow, parseWith, type Parsed } from '../../core/validation.js';
 import { createEmbeddedQueue } from './source.js';
 import { checkQueueKeys, metadata, queueOptions } from './options.js';
@@ -28,8 +28,9 @@ export const create: SourceFactory = (md, opts) => open(configOrThrow('embedded 
  * retry needs no broker and Kubernetes keeps the queue on a volume; scaled on Kubernetes through
  * featherweight's external-push scaler (the queue is in the pod); scaling as its own type unless said.
  */
-export function queueTrigger<C>(p: Pick<TriggerPlugin<C>, 'type' | 'metadata' | 'parse' | 'open'> & { scaler?: string }): TriggerPlugin<C> {
-  return { scaler: p.type, ...p, queued: true, kube: { kind: 'external-push' } };
+export function queueTrigger<C>(p: Pick<TriggerPlugin<C>, 'type' | 'metadata' | 'parse' | 'open'> & { scaler?: string; ingress?: KubeIngress }): TriggerPlugin<C> {
+  const { ingress, ...rest } = p;
+  return { scaler: p.type, ...rest, queued: true, kube: { kind: 'external-push', ...(ingress ? { ingress } : {}) } };
 }
 
 export const plugin = queueTrigger<Config>({ type: 'embedded', metadata, parse, open });
