@@ -1,16 +1,10 @@
 import type { Command } from 'commander';
-import { loadManifest, selectComponents, startApp, startServer } from '../../index.js';
-import { createLogger } from '../../app/log.js';
-import { startExternalScaler } from '../../kube/external-scaler.js';
-import { scalerProvider } from '../../kube/scaler-provider.js';
-import { startHttpProxy } from '../../server/http-proxy.js';
-import { resolveModule } from '../../app/module.js';
-import { parseListen } from '../../server/http-util.js';
-import { logLevelOption } from '../log-level.js';
-import type { AppManifest } from '../../app/manifest.js';
 import type { Logger } from 'pino';
+import { createLogger, loadManifest, selectComponents, startApp, startKedaScaler, startProxies as startAppProxies, startServer, type AppManifest } from '../../index.js';
 import type { ThreadBudget } from '../../runtime/budget.js';
+import { logLevelOption } from '../log-level.js';
 
+// `up` is a caller of the public API (src/index.ts), like any embedder: what it starts, an embedder can.
 export function register(program: Command): void {
   logLevelOption(program
     .command('up')
@@ -34,11 +28,11 @@ export function register(program: Command): void {
       const server = await bound(startServer(app, { listen, log, ...(token ? { token } : {}), ...(o.insecureNoAuth ? { insecureNoAuth: true } : {}) }), listen, 'the HTTP API and dashboard', '--listen or server.listen')
         .catch((err) => startupFailed(err, started));
       started.unshift(server);
-      const proxies = await startProxies(manifest, log, app.budget).catch((err) => startupFailed(err, started));
+      const proxies = await startAppProxies(manifest, { log, budget: app.budget }).catch((err) => startupFailed(err, started));
       started.unshift(...proxies);
       const kedaListen = o.kedaScaler ?? manifest.server.kedaScaler;
       const keda = kedaListen
-        ? await bound(startExternalScaler(scalerProvider(app), { listen: kedaListen }), kedaListen, "KEDA's external scaler", '--keda-scaler or server.kedaScaler')
+        ? await bound(startKedaScaler(app, { listen: kedaListen }), kedaListen, "KEDA's external scaler", '--keda-scaler or server.kedaScaler')
           .catch((err) => startupFailed(err, started))
         : undefined;
       if (keda) log.info({ address: keda.address }, 'serving the KEDA external scaler (externalscaler.ExternalScaler)');
@@ -97,24 +91,7 @@ export function waitForSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-/**
- * The manifest's http-wasm middleware chains, each in front of its upstream (Dapr's appHttpPipeline),
- * their guests on the app's thread budget when given (decision 122).
- */
-export async function startProxies(manifest: AppManifest, log: Logger, budget?: ThreadBudget) {
-  const started: Array<{ url: string; close(): Promise<void> }> = [];
-  for (const p of manifest.proxies) {
-    const { host, port } = parseListen(p.listen);
-    const middleware = await Promise.all(
-      p.middleware.map(async (m, i) => ({
-        name: `${p.name}[${i}]`,
-        module: (await resolveModule(m.module, manifest.dataDir)).module,
-        ...(m.config !== undefined ? { config: new TextEncoder().encode(m.config) } : {}),
-      })),
-    );
-    const proxy = await startHttpProxy({ middleware, upstream: p.upstream, host, port, log: log.child({ proxy: p.name }), instances: p.instances, ...(budget ? { budget } : {}) });
-    log.info({ proxy: p.name, url: proxy.url, upstream: p.upstream }, 'http-wasm middleware proxy listening');
-    started.push(proxy);
-  }
-  return started;
+/** The manifest's proxies on the app's thread budget: startProxies of the public API, in the form the tests call. */
+export function startProxies(manifest: AppManifest, log: Logger, budget?: ThreadBudget) {
+  return startAppProxies(manifest, { log, ...(budget ? { budget } : {}) });
 }
