@@ -104,47 +104,46 @@ export function watchApp(app: RunningApp, manifestFile: string, log: Logger, opt
   };
 
   const buildTouched = new Map<Watched, Set<string>>();
-  const isSource = (file: string): boolean => {
-    if (file === manifestPath || file.endsWith('.wasm')) return false;
-    if (file === dataDir || file.startsWith(dataDir + path.sep)) return false;
-    const rel = path.relative(root, file);
-    return !rel.split(path.sep).some((part) => part.startsWith('.') || ignoredDirs.has(part));
+  const isSourceDir = (dir: string): boolean => {
+    if (dir === dataDir || dir.startsWith(dataDir + path.sep)) return false;
+    const rel = path.relative(root, dir);
+    return rel === '' || !rel.split(path.sep).some((part) => part.startsWith('.') || ignoredDirs.has(part));
   };
+  const isSource = (file: string): boolean => file !== manifestPath && !file.endsWith('.wasm') && !path.basename(file).startsWith('.') && isSourceDir(path.dirname(file));
 
-  const watchers: fs.FSWatcher[] = [];
+  const watchers: Array<{ close(): void }> = [];
   let closed = false;
   const buildable = watched.filter((w) => w.build !== undefined);
   if (buildable.length > 0) {
-    watchers.push(
-      fs.watch(root, { recursive: true }, (_event, name) => {
-        if (name === null) return;
-        const file = path.join(root, name.toString());
-        if (file === manifestPath) {
-          log.warn(`watch: ${path.basename(manifestPath)} changed: restart up to apply a manifest change`);
-          return;
-        }
-        if (!isSource(file)) return;
-        const sig = signature(file);
-        if (sig === null || seen.get(file) === sig) return;
-        seen.set(file, sig);
-        for (const w of buildable) {
-          const touched = buildTouched.get(w);
-          if (touched) touched.add(file);
-          else schedule(w, 'source');
-        }
-      }),
-    );
+    const onFile = (file: string) => {
+      if (file === manifestPath) {
+        log.warn(`watch: ${path.basename(manifestPath)} changed: restart up to apply a manifest change`);
+        return;
+      }
+      if (!isSource(file)) return;
+      const sig = signature(file);
+      // gone and never seen: an editor's probe file, created and removed at once
+      if (sig === null || seen.get(file) === sig || (sig === 'gone' && !seen.has(file))) return;
+      seen.set(file, sig);
+      for (const w of buildable) {
+        const touched = buildTouched.get(w);
+        if (touched) touched.add(file);
+        else schedule(w, 'source');
+      }
+    };
+    watchers.push(watchTree(root, (dir) => dir !== root && !isSourceDir(dir), onFile));
   }
   // The module's folder, not the file: a build or `cp` that replaces the file by renaming would end a watch on the file itself.
   const byDir = new Map<string, Watched[]>();
   for (const w of watched) byDir.set(path.dirname(w.module), [...(byDir.get(path.dirname(w.module)) ?? []), w]);
   for (const [dir, list] of byDir) {
-    watchers.push(
-      fs.watch(dir, (_event, name) => {
-        if (name === null) return;
-        for (const w of list) if (name.toString() === path.basename(w.module) && !w.building) schedule(w, 'module');
-      }),
-    );
+    const watcher = fs.watch(dir, (_event, name) => {
+      if (name === null) return;
+      for (const w of list) if (name.toString() === path.basename(w.module) && !w.building) schedule(w, 'module');
+    });
+    // e.g. the folder was removed: up keeps running, without this watch
+    watcher.on('error', (err) => log.warn(`watch: stopped watching ${dir}: ${err.message}`));
+    watchers.push(watcher);
   }
   for (const w of watched) log.info({ component: w.name }, `watch: ${w.name}: ${path.relative(root, w.module) || w.module}${w.build !== undefined ? `, and the sources under ${root} (build: ${w.build})` : ''}`);
 
@@ -153,6 +152,67 @@ export function watchApp(app: RunningApp, manifestFile: string, log: Logger, opt
       closed = true;
       for (const w of watched) clearTimeout(w.timer);
       for (const x of watchers) x.close();
+    },
+  };
+}
+
+/**
+ * fs.watch on every folder under `root` that `skip` lets through, added as folders appear. Not
+ * fs.watch's own `recursive`, which on Linux puts an inotify watch on every folder, node_modules
+ * included (a scaffold's holds thousands), before any filter could leave it out. Files found in a
+ * folder that appears later are reported too: they may have been written before its watch began.
+ */
+function watchTree(root: string, skip: (dir: string) => boolean, onFile: (file: string) => void): { close(): void } {
+  const watchers = new Map<string, fs.FSWatcher>();
+  const add = (dir: string, announce: boolean) => {
+    if (watchers.has(dir) || skip(dir)) return;
+    let watcher: fs.FSWatcher;
+    try {
+      watcher = fs.watch(dir, (_event, name) => {
+        if (name === null) return;
+        const entry = path.join(dir, name.toString());
+        let stat: fs.Stats;
+        try {
+          stat = fs.statSync(entry);
+        } catch {
+          // removed: a folder's watch goes with it; a file's removal is a change like any other
+          for (const [d, w] of watchers) {
+            if (d === entry || d.startsWith(entry + path.sep)) {
+              w.close();
+              watchers.delete(d);
+            }
+          }
+          onFile(entry);
+          return;
+        }
+        if (stat.isDirectory()) add(entry, true);
+        else onFile(entry);
+      });
+    } catch {
+      return; // gone already, or not readable: nothing to watch
+    }
+    watcher.on('error', () => {
+      watcher.close();
+      watchers.delete(dir);
+    });
+    watchers.set(dir, watcher);
+    let entries: fs.Dirent[] = [];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      // raced with its removal
+    }
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) add(p, announce);
+      else if (announce) onFile(p);
+    }
+  };
+  add(root, false);
+  return {
+    close() {
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
     },
   };
 }

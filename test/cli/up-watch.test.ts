@@ -140,7 +140,7 @@ test('up --watch: a source change runs the build command and swaps the module; a
   fs.writeFileSync(path.join(dir, 'src/version.txt'), 'v1\n');
   // The "compiler": copies the variant src/version.txt names onto the module, or fails for an unknown one.
   fs.writeFileSync(path.join(dir, 'build.mjs'), `import fs from 'node:fs';
-const v = fs.readFileSync('src/version.txt', 'utf8').trim();
+const v = fs.readFileSync(fs.existsSync('src/override/version.txt') ? 'src/override/version.txt' : 'src/version.txt', 'utf8').trim();
 if (!fs.existsSync('variants/' + v + '.wasm')) { console.error('no variant ' + v); process.exit(3); }
 fs.copyFileSync('variants/' + v + '.wasm', 'handler.wasm');
 `);
@@ -165,6 +165,17 @@ fs.copyFileSync('variants/' + v + '.wasm', 'handler.wasm');
     await until('the third event processed', async () => (await state(up.url)).counters.processed >= 3);
     assert.deepEqual((await rowsByEvent(up.url)).get(third), ['v2']);
     assert.equal(up.logs.filter((l) => /now runs the new module/.test(l.msg)).length, 1, 'one swap: the build writing handler.wasm did not cause a second one');
+
+    // A folder made after the start is watched too, and the file written into it at once counts.
+    fs.mkdirSync(path.join(dir, 'src/override'));
+    fs.writeFileSync(path.join(dir, 'src/override/version.txt'), 'v1\n');
+    await until('the second swap', () => up.logs.filter((l) => l.msg === 'watch: echo now runs the new module handler.wasm').length === 2);
+    const fourth = await post(up.url);
+    await until('the fourth event processed', async () => (await state(up.url)).counters.processed >= 4);
+    assert.deepEqual((await rowsByEvent(up.url)).get(fourth), ['v1']);
+    const s = await state(up.url);
+    assert.equal(s.counters.processed, 4);
+    assert.equal(s.counters.retried + s.counters.deadLettered, 0);
   } finally {
     await stop(up.child);
     fs.rmSync(dir, { recursive: true, force: true });
