@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { z } from 'zod';
 import type { RowsQuery, Sink, SinkPlugin, SinkRecord } from '../core/sink.js';
-import { checkColumnBudget, checkIdentifier, defaultMaxColumns, defaultTableName, eventColumns, kindOf, page, quoteIdent, writeSlice, type ColumnKind } from './table.js';
+import { parseOrThrow } from '../core/validation.js';
+import { checkColumnBudget, checkIdentifier, tableField, defaultMaxColumns, defaultTableName, eventColumns, kindOf, page, quoteIdent, writeSlice, type ColumnKind } from './table.js';
 
 /**
  * PostgreSQL sink (pg Pool). Same contract as the sqlite sink: INSERT ... ON CONFLICT (event_id,
@@ -17,7 +18,7 @@ import { checkColumnBudget, checkIdentifier, defaultMaxColumns, defaultTableName
 export const config = z.strictObject({
   type: z.literal('postgres'),
   connectionString: z.string().min(1),
-  table: z.string().min(1).optional(),
+  table: tableField.optional(),
   /** Record columns the table may have (PostgreSQL's own cap is 1600 columns, 3 of them ours). */
   maxColumns: z.number().int().min(1).max(1597).optional(),
 });
@@ -52,7 +53,7 @@ function toPgValue(v: unknown): unknown {
 }
 
 export function create(cfg: PostgresSinkConfig, opts: { dataDir: string; component: string }): PostgresSink {
-  const c = config.parse(cfg);
+  const c = parseOrThrow(config, cfg, 'postgres sink');
   const table = checkIdentifier(c.table ?? defaultTableName(opts.component), 'sink table');
   const t = quoteIdent(table);
   const maxColumns = c.maxColumns ?? defaultMaxColumns;

@@ -3,8 +3,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import type { RowsQuery, Sink, SinkPlugin, SinkRecord } from '../core/sink.js';
+import { parseOrThrow } from '../core/validation.js';
 import {
-  checkColumnBudget, checkIdentifier, defaultMaxColumns, defaultTableName, eventColumns, kindOf, page, quoteIdent, writeSlice, yieldToLoop,
+  checkColumnBudget, checkIdentifier, tableField, defaultMaxColumns, defaultTableName, eventColumns, kindOf, page, quoteIdent, writeSlice, yieldToLoop,
 } from './table.js';
 
 /**
@@ -30,7 +31,7 @@ const groupCommitDelayMs = 1;
 export const config = z.strictObject({
   type: z.literal('sqlite'),
   path: z.string().min(1).optional(),
-  table: z.string().min(1).optional(),
+  table: tableField.optional(),
   /** Record columns the table may have (SQLite's own cap is 2000 columns, 3 of them ours). */
   maxColumns: z.number().int().min(1).max(1997).optional(),
 });
@@ -57,7 +58,7 @@ function toSqlValue(v: unknown): unknown {
 }
 
 export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component: string }): SqliteSink {
-  const c = config.parse(cfg);
+  const c = parseOrThrow(config, cfg, 'sqlite sink');
   const table = checkIdentifier(c.table ?? defaultTableName(opts.component), 'sink table');
   // A relative `path` is relative to the working directory, like the data dir itself.
   const file = path.resolve(c.path ?? path.join(opts.dataDir, 'rows.db'));

@@ -1,4 +1,5 @@
 /** Rules both SQL sinks share: which names may become tables and columns, and how values are stored. */
+import { z } from 'zod';
 import { RecordError } from '../core/errors.js';
 import type { RowsQuery, SinkRecord } from '../core/sink.js';
 
@@ -8,6 +9,18 @@ export const reservedColumns = ['event_id', 'record_index', 'created_at'] as con
 const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** PostgreSQL truncates longer names silently (NAMEDATALEN 64), which would merge two columns. */
 const maxIdentifierLength = 63;
+
+/** A sink's `table:` field: validation refuses what checkIdentifier would refuse when the sink opens. */
+export const tableField = z
+  .string()
+  .min(1)
+  .superRefine((name, ctx) => {
+    try {
+      checkIdentifier(name, 'sink table');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
 
 /** Throws unless `name` is a plain SQL identifier; names are still quoted when used. */
 export function checkIdentifier(name: string, what: string): string {

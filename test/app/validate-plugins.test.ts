@@ -83,3 +83,15 @@ test('an unknown trigger or sink type names the registered ones', () => {
     `components[0].sink.type: unknown sink "constructor" (allowed: ${Object.keys(sinks).join(', ')})`,
   ]);
 });
+
+test('a sink table that is not a safe SQL identifier is a validation problem, not a failure at open', () => {
+  const problems = problemsOf(
+    app([
+      { name: 'a', module: guest('echo'), sink: { type: 'sqlite', table: 'x; DROP TABLE y' } },
+      { name: 'b', module: guest('echo'), sink: { type: 'postgres', connectionString: 'postgres://127.0.0.1/postgres', table: '1abc' } },
+    ]),
+  );
+  assert.equal(problems.length, 2, problems.join('\n'));
+  assert.match(problems[0]!, /^components\[0\]\.sink\.table: sink table "x; DROP TABLE y" is not a safe SQL identifier: use letters, digits and _/);
+  assert.match(problems[1]!, /^components\[1\]\.sink\.table: sink table "1abc" is not a safe SQL identifier/);
+});
