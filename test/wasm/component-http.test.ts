@@ -68,6 +68,7 @@ test('abi: component with wasi:http/incoming-handler answers under /v1/component
     assert.equal(ok.status, 200, ok.body);
     assert.equal(ok.headers['content-type'], 'text/plain');
     assert.equal(ok.headers['x-handler'], 'ts');
+    assert.equal(ok.headers['x-calls'], '1', 'a fresh instance per request');
     assert.match(ok.body, /^post \/hello\?x=1 \[[^\]]*x-a=b[^\]]*\] 5:body!$/);
     const missing = await request(`${server.url}/v1/components/web/http/missing`);
     assert.equal(missing.status, 404);
@@ -87,6 +88,7 @@ test('abi: component with wasi:http/incoming-handler answers under /v1/component
     const after = await request(`${server.url}/v1/components/web/http/after`);
     assert.equal(after.status, 200, after.body);
     assert.match(after.body, /^get \/after /);
+    for (let i = 0; i < 4; i++) assert.equal((await request(`${server.url}/v1/components/web/http/n`)).headers['x-calls'], '1');
 
     const small = await request(`${server.url}/v1/components/small/http/x`);
     assert.equal(small.status, 500);

@@ -154,10 +154,15 @@ test('wasi:http/incoming-handler: a component answers a request; outbound HTTP i
   const ok = call('/hello?x=1');
   assert.ok(ok.ok, !ok.ok ? ok.error.message : '');
   assert.equal(ok.ok && ok.response.status, 200);
-  assert.deepEqual(ok.ok && ok.response.headers.map(([k, v]) => [k, text(v)]), [['content-type', 'text/plain'], ['x-handler', 'ts']]);
+  assert.deepEqual(ok.ok && ok.response.headers.map(([k, v]) => [k, text(v)]), [['content-type', 'text/plain'], ['x-handler', 'ts'], ['x-calls', '1']]);
   assert.equal(ok.ok && text(ok.response.body), 'post /hello?x=1 [x-a=b] 5:body!');
   const missing = call('/missing', '');
   assert.equal(missing.ok && missing.response.status, 404);
+  // Every call is a fresh instance on a reused memory: the JS engine's state never carries over.
+  for (let i = 0; i < 5; i++) {
+    const again = call('/again');
+    assert.equal(again.ok && text(again.response.headers.find(([k]) => k === 'x-calls')![1]), '1');
+  }
   const out = call('/outbound/https/example.com/x', '');
   assert.equal(out.ok && text(out.response.body), 'post /outbound/https/example.com/x [x-a=b] 0: denied:HTTP-request-denied');
   // A command component is not an HTTP handler.

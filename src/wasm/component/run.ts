@@ -96,6 +96,8 @@ interface EventState {
   handles: Handles;
   host: WasiP2Host;
   impls: (HostFn | undefined)[];
+  /** One Mem per canonical options per event: its memory and realloc do not change within an event. */
+  mems: Map<CanonOpts, Mem>;
 }
 
 interface Bound {
@@ -114,11 +116,16 @@ function coreItem(b: Bound, st: EventState, it: CoreItem): unknown {
 }
 
 function memOf(b: Bound, st: EventState, o: CanonOpts): Mem {
-  return new Mem(
-    o.memory ? (coreItem(b, st, o.memory) as WebAssembly.Memory) : null,
-    o.realloc ? (coreItem(b, st, o.realloc) as (a: number, b: number, c: number, d: number) => number) : null,
-    st.handles,
-  );
+  let m = st.mems.get(o);
+  if (!m) {
+    m = new Mem(
+      o.memory ? (coreItem(b, st, o.memory) as WebAssembly.Memory) : null,
+      o.realloc ? (coreItem(b, st, o.realloc) as (a: number, b: number, c: number, d: number) => number) : null,
+      st.handles,
+    );
+    st.mems.set(o, m);
+  }
+  return m;
 }
 
 interface Sig { params: Codec[]; result: Codec | null; tuple: Codec | null; resultViaMemory: boolean }
@@ -265,7 +272,7 @@ export interface Instantiated {
 /** Instantiates every core module of the component for one event. Throws what the guest's start code throws. */
 export function instantiate(image: ComponentImage, host: WasiP2Host, limits: Limits, provided: { meta: ModuleMeta; memory: WebAssembly.Memory | null }[]): { bound: Bound; st: EventState } {
   const b = bind(image);
-  const st: EventState = { inst: [], handles: new Handles(), host, impls: [] };
+  const st: EventState = { inst: [], handles: new Handles(), host, impls: [], mems: new Map() };
   b.rt.cur = st;
   for (const ci of image.plan.instances) {
     const imports: Record<string, Record<string, unknown>> = {};
