@@ -191,3 +191,21 @@ test('oci push|pull --json', { timeout: 120_000 }, async (t) => {
   assert.deepEqual(fs.readFileSync(out), fs.readFileSync(guest('echo')));
   jsonError(await runCli(['oci', 'pull', ref, '-o', '-', '--json']), 1, /^featherweight: --json and -o - both want stdout/);
 });
+
+test('demo --once --json: the summary as one document, the progress on stderr', { timeout: 180_000 }, async () => {
+  const dir = tmp();
+  try {
+    const r = await runCli(['demo', '--once', '--json', '--count', '10', '--listen', '127.0.0.1:0', '--smtp', '127.0.0.1:0', '--data-dir', dir]);
+    const summary = json(r) as { mails: { accepted: number; refused: number }; rows: { inSink: number; expected: number }; replicas: { peak: number; backToZero: boolean }; lost: boolean; allRowsAfterMs: number | null };
+    assert.deepEqual(summary.mails, { count: 10, accepted: 10, refused: 0 });
+    assert.equal(summary.rows.inSink, summary.rows.expected);
+    assert.ok(summary.rows.expected > 0);
+    assert.equal(summary.replicas.backToZero, true);
+    assert.ok(summary.replicas.peak >= 1);
+    assert.equal(summary.lost, false);
+    assert.equal(typeof summary.allRowsAfterMs, 'number');
+    assert.match(r.stderr, /You got Mail!/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -8,12 +8,13 @@ import { sendBurst, defaultTo, type BurstProgress } from '../mail-burst.js';
 import { waitForSignal } from './up.js';
 import { cliCommand } from '../invocation.js';
 import { logLevelOption } from '../log-level.js';
+import { printJson } from '../json.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Same depth from src/cli/commands and dist/cli/commands. */
 export const demoManifest = path.resolve(here, '../../../examples/you-got-mail/featherweight.yaml');
 
-interface DemoOptions { once?: boolean; count: string; rate: string; listen?: string; smtp?: string; keep?: boolean; seed: string; dataDir?: string }
+interface DemoOptions { json?: boolean; once?: boolean; count: string; rate: string; listen?: string; smtp?: string; keep?: boolean; seed: string; dataDir?: string }
 
 export function register(program: Command): void {
   logLevelOption(program
@@ -26,7 +27,8 @@ export function register(program: Command): void {
     .option('--listen <host:port>', 'dashboard and API address', undefined)
     .option('--smtp <host:port>', 'SMTP trigger address', undefined)
     .option('--data-dir <dir>', 'state directory (default: .featherweight/you-got-mail)')
-    .option('--keep', 'keep the rows of earlier runs (default: start from an empty data dir)'), 'warn')
+    .option('--keep', 'keep the rows of earlier runs (default: start from an empty data dir)')
+    .option('--json', 'print the summary as one JSON document on stdout (the progress and hints go to stderr)'), 'warn')
     .action(async (o: DemoOptions) => {
       process.exitCode = await runDemo(o);
     });
@@ -59,7 +61,8 @@ async function demoRun(app: RunningApp, server: RunningServer, spec: ComponentSp
   const component = app.components.get(spec.name)!;
   const bound = (component.source as Partial<SmtpSource>).address?.();
   const smtpAddress = bound ? `${bound.host}:${bound.port}` : (spec.trigger.metadata.listen ?? '127.0.0.1:2525');
-  const out = process.stdout;
+  // With --json stdout carries only the summary document.
+  const out = o.json ? process.stderr : process.stdout;
   out.write(`\n  You got Mail!  dashboard: ${server.url}/\n`);
   out.write(`  sending ${count} mails to ${defaultTo} over SMTP at ${smtpAddress}${rate > 0 ? ` (${rate}/s)` : ''}\n\n`);
 
@@ -107,8 +110,24 @@ async function demoRun(app: RunningApp, server: RunningServer, spec: ComponentSp
     'back to 0 replicas': final.replicas.current === 0 ? 'yes' : `no (${final.replicas.current})`,
     'dead letters': String(final.counters.deadLettered),
   };
-  printTable(out, summary);
   const lost = rowsInSink !== result.expectedRows || result.failed > 0 || final.counters.deadLettered > 0;
+  if (o.json) {
+    printJson({
+      mails: { count, accepted: result.sent, refused: result.failed },
+      rows: { inSink: rowsInSink, expected: result.expectedRows },
+      latencyMs: { p50: final.latencyMs.p50, p99: final.latencyMs.p99 },
+      replicas: { peak: final.counters.peakReplicas, max: component.scaling.maxReplicaCount, backToZero: final.replicas.current === 0 },
+      threadWaits: final.counters.coldStarts,
+      // every timing counts from the start of the burst
+      firstRowAfterMs: final.counters.firstRowAt ? Math.max(0, final.counters.firstRowAt - started) : null,
+      burstSentAfterMs: sentAt - started,
+      mailsPerSecond: result.sentPerSecond,
+      allRowsAfterMs: settledAt ? settledAt - started : null,
+      deadLetters: final.counters.deadLettered,
+      lost,
+      dashboard: `${server.url}/`,
+    });
+  } else printTable(out, summary);
   if (lost) out.write(`\n  Some mails were refused, lost or dead-lettered: see \`${cliCommand()} dlq list\` and the log.\n`);
 
   if (!o.once) {
