@@ -112,7 +112,8 @@ let helper: Worker | null = null;
 
 function send(req: WireRequest): WireAnswer {
   if (!helper) {
-    helper = new Worker(helperSource, { eval: true });
+    // No loader flags (tsx under tests): the helper is plain JS and should start at once.
+    helper = new Worker(helperSource, { eval: true, execArgv: [] });
     helper.unref();
     helper.on('error', () => (helper = null));
     helper.on('exit', () => (helper = null));
