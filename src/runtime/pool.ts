@@ -215,8 +215,16 @@ export function createPool(opts: PoolOptions): Pool {
   /** Threads wanted now: max(warmThreads, replicas), capped by maxThreads. */
   const targetThreads = () => Math.min(maxThreads, Math.max(warmThreads, replicas));
   const idleThreads = () => [...threads].filter((t) => t.state === 'idle' && !t.stopping);
-  /** The next batch for one of `idle` idle threads: an even share of the waiting jobs. */
-  const takeBatch = (idle: number) => waitingThread.splice(0, Math.min(maxBatch, Math.ceil(waitingThread.length / Math.max(1, idle))));
+  /**
+   * Jobs a free thread takes: an even share of the waiting ones among all the threads that run jobs,
+   * busy ones included. A thread that frees up a moment later then still finds its share: one thread
+   * running every job in turn while the others idle halves the CPU a loaded machine gives us.
+   */
+  const batchSize = () => {
+    let serving = 0;
+    for (const t of threads) if (!t.stopping) serving++;
+    return Math.min(maxBatch, Math.ceil(waitingThread.length / Math.max(1, serving)));
+  };
 
   function spawn(): void {
     counters.threadStarts++;
@@ -292,10 +300,11 @@ export function createPool(opts: PoolOptions): Pool {
     admit();
     // Fresh threads first, retiring ones only when nothing else is free.
     const idle = idleThreads().sort((a, b) => Number(a.retiring) - Number(b.retiring));
-    for (let i = 0; i < idle.length; i++) {
+    const share = batchSize();
+    for (const t of idle) {
       if (waitingThread.length === 0) break;
       if (member && !member.acquire()) break; // the budget calls pump again when a slot is ours
-      dispatch(idle[i]!, takeBatch(idle.length - i), false);
+      dispatch(t, waitingThread.splice(0, share), false);
     }
     for (const t of threads) if (t.retiring && t.state === 'idle' && !t.stopping && replaced(t)) stopThread(t);
     ensureThreads();
@@ -317,7 +326,7 @@ export function createPool(opts: PoolOptions): Pool {
       return;
     }
     if (waitingThread.length > 0 && (!member || member.acquire())) {
-      dispatch(t, takeBatch(idleThreads().length + 1), fromStart);
+      dispatch(t, waitingThread.splice(0, batchSize()), fromStart);
       return;
     }
     t.state = 'idle';
