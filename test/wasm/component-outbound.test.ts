@@ -76,6 +76,7 @@ test('a component reaches an allowed host over real HTTP; every other host, port
     assert.equal(upstream.seen[0]!.url, '/into/upstream?q=1');
     assert.equal(upstream.seen[0]!.body, 'ping');
     assert.equal(upstream.seen[0]!.headers['x-from'], 'guest');
+    assert.equal(upstream.seen[0]!.headers.host, `127.0.0.1:${port}`, 'Host is the checked authority, not what the guest wrote');
     assert.equal(await call(`http/127.0.0.1:${port}/get`), 'sent:200:upstream-body');
     assert.equal(upstream.seen[1]!.method, 'GET');
 

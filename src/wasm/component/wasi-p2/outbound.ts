@@ -129,6 +129,8 @@ function send(req: WireRequest): WireAnswer {
   return got ? (got.message as WireAnswer) : { error: { tag: 'internal-error', val: 'the outbound HTTP helper thread did not answer' } };
 }
 
+// Connection-level fields are the host's, and Host comes from the checked authority (wasmtime drops the same).
+const forbiddenHeaders = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'te', 'trailer', 'content-length']);
 const ok = (val?: unknown) => ({ tag: 'ok', val });
 const err = (val?: unknown) => ({ tag: 'err', val });
 
@@ -144,7 +146,9 @@ export function outgoingFuncs(allowList: readonly string[], o: { timeoutMs: numb
     const body = new Uint8Array(b?.len ?? 0);
     let at = 0;
     for (const c of b?.chunks ?? []) { body.set(c, at); at += c.length; }
-    const headers = f.req.headers.entries.map(([k, v]): [string, string] => [k, Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1')]);
+    const headers = f.req.headers.entries
+      .filter(([k]) => !forbiddenHeaders.has(k))
+      .map(([k, v]): [string, string] => [k, Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1')]);
     f.answer = send({ ...f.target, headers, body, timeoutMs: o.timeoutMs, maxBody: o.maxBodyBytes });
     return f.answer;
   };
