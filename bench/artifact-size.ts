@@ -3,7 +3,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { transformSync } from 'esbuild';
-import { buildArtifact } from '../src/oci/oci.js';
+import { buildArtifact } from '../dist/oci/oci.js';
 
 /**
  * What a node downloads to run the demo handler: the wasm OCI artifact (config + layer +

@@ -14,9 +14,9 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileModule } from '../src/wasm/compile.js';
-import { defaultLimits, loadModule, runWasiCommand } from '../src/wasm/index.js';
-import { loadComponent, runComponentCommand } from '../src/wasm/component/index.js';
+import { compileModule } from '../dist/wasm/compile.js';
+import { defaultLimits, loadModule, runWasiCommand } from '../dist/wasm/index.js';
+import { loadComponent, runComponentCommand } from '../dist/wasm/component/index.js';
 import { buildCached, cComponent, cCore, missingCToolchain } from '../test/wasm/component-guests.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { create } from '../src/sinks/sqlite.js';
+import { create } from '../dist/sinks/sqlite.js';
 
 /**
  * The longest the event loop is held while one event of 100,000 records (the default maxRecords)

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { SMTPServer } from 'smtp-server';
-import { create, type SmtpSource } from '../src/sources/smtp.js';
+import { create, type SmtpSource } from '../dist/sources/smtp.js';
 
 /**
  * Peak and idle RSS of this process while 24 clients send one ~25.8 MB mail each at once (an 18 MiB

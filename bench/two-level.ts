@@ -14,8 +14,8 @@ import pino from 'pino';
 import { stringify } from 'yaml';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { parseManifest } from '../src/app/manifest.js';
-import { startApp } from '../src/app/app.js';
+import { parseManifest } from '../dist/app/manifest.js';
+import { startApp } from '../dist/app/app.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const echo = path.join(root, 'guests/build/echo.wasm');

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultLimits, loadModule, runWasiCommand, type Grants } from '../src/wasm/index.js';
+import { defaultLimits, loadModule, runWasiCommand, type Grants } from '../dist/wasm/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
