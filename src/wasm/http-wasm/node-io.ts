@@ -93,7 +93,7 @@ export function writeViolation(res: ServerResponse, err: unknown): void {
   }
   const guest = e?.guest;
   res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-  res.end(guest ? `http-wasm guest ${guest} failed; see the server log\n` : 'internal error; see the server log\n');
+  res.end(guest ? `handler ${guest} failed; see the server log\n` : 'internal error; see the server log\n');
 }
 
 /** Node's (req, res) in front of a guest's run(): the request read up to maxBody (413 past it), then the response or the violation. */
