@@ -36,7 +36,9 @@ export function register(program: Command): void {
           .catch((err) => startupFailed(err, started))
         : undefined;
       if (keda) log.info({ address: keda.address }, 'serving the KEDA external scaler (externalscaler.ExternalScaler)');
-      const watcher = o.watch ? (await import('../watch.js')).watchApp(app, file, log) : undefined;
+      const watcher = o.watch
+        ? await import('../watch.js').then((w) => w.watchApp(app, file, log)).catch((err) => startupFailed(new Error(`--watch: ${(err as Error).message}`), [...(keda ? [keda] : []), ...started]))
+        : undefined;
       log.info({ app: manifest.name, url: server.url, components: manifest.components.map((c) => c.name) }, 'featherweight is up');
       await waitForSignal();
       watcher?.close();
