@@ -80,3 +80,30 @@ test('reload refuses bytes that are not a module this component can run, and the
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('reload swaps an abi: component module (a WASI 0.2 component) the same way', { timeout: 600_000 }, async (t) => {
+  const { cComponent, missingCToolchain } = await import('../wasm/component-guests.js');
+  const missing = missingCToolchain();
+  if (missing) return t.skip(missing);
+  const program = (tag: string) => `#include <stdio.h>\nint main(void) { printf("{\\"guest\\":\\"${tag}\\"}\\n"); return 0; }\n`;
+  const [v1, v2] = await Promise.all([cComponent(program('c1')), cComponent(program('c2'))]);
+  const dir = tempDir('fw-swap-');
+  const file = path.join(dir, 'handler.wasm');
+  fs.writeFileSync(file, v1);
+  try {
+    await withApp(oneComponent(dir, { module: file, abi: 'component' }), async (app) => {
+      const c = app.components.get('c1')!;
+      const publish = (id: string) => c.source.publish({ id, source: 'embedded', subject: 'c1', headers: {}, body: body('x') });
+      await publish('first');
+      await waitUntil('the first event', () => c.state().counters.processed >= 1);
+      await assert.rejects(app.reload('c1', await watBytes(taggedGuestWat('core'))), /component/);
+      assert.equal((await app.reload('c1', v2)).swapped, true);
+      await publish('second');
+      await waitUntil('the second event', () => c.state().counters.processed >= 2);
+      const { rows } = await c.sink.rows!({ limit: 10, offset: 0 });
+      assert.deepEqual(Object.fromEntries(rows.map((r) => [r.event_id, r.guest])), { first: 'c1', second: 'c2' });
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
