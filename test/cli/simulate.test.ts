@@ -39,6 +39,22 @@ test('featherweight simulate --format table and --hpa-sync', async () => {
   assert.ok(!lines.some((l) => /^15\s/.test(l)), 'no sync at 15 s with a 30 s period');
 });
 
+test('featherweight simulate --json: the rows the CSV shows, as objects; with --format decisions only the changes', async () => {
+  const r = await runCli(['simulate', yaml, '--trace', trace, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const rows = JSON.parse(r.stdout) as Array<{ t: number; replicas: number; from: number; reason: string; values: Record<string, number | null> }>;
+  assert.equal(rows.length, golden.trim().split('\n').length - 1);
+  assert.deepEqual(
+    rows.filter((x) => x.reason === 'hpa: ScaleUpLimit').map((x) => x.replicas),
+    ['5', '10'].map(Number),
+  );
+  const d = await runCli(['simulate', yaml, '--trace', trace, '--format', 'decisions', '--json']);
+  assert.equal(d.code, 0, d.stderr);
+  const changes = JSON.parse(d.stdout) as typeof rows;
+  assert.ok(changes.length > 0 && changes.every((x) => x.replicas !== x.from));
+  assert.deepEqual(changes[0] && [changes[0].t, changes[0].from, changes[0].replicas], [30, 0, 1]);
+});
+
 test('featherweight simulate rejects bad input with a message naming the problem', async () => {
   const badCol = await runCli(['simulate', yaml, '--trace', path.join(repoRoot, 'examples/scaling/redis-streams.yaml')]);
   assert.equal(badCol.code, 1);

@@ -209,6 +209,12 @@ test('toYaml writes one document per object; CLI prints it', async (t) => {
   assert.equal(cliDocs.length, 5);
   assert.ok(cliDocs.every((d) => d.metadata.namespace === 'prod'));
   assert.match(r.stderr, /minReplicaCount raised to 1/);
+  // --json: the same objects as one Kubernetes List (what kubectl get -o json prints)
+  const j = await runCli(['kube', 'render', file, '--namespace', 'prod', '--json'], { env: { ...process.env, MAIL_SECRET: 'x' } });
+  assert.equal(j.code, 0, j.stderr);
+  const list = JSON.parse(j.stdout) as { apiVersion: string; kind: string; items: K[] };
+  assert.equal(list.kind, 'List');
+  assert.deepEqual(list.items, cliDocs);
   const bad = await runCli(['kube', 'render', file, '--mode', 'vm'], { env: { ...process.env, MAIL_SECRET: 'x' } });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /--mode must be container or runwasi/);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadManifest } from '../../app/manifest.js';
 import { readRawManifest, renderApp, toYaml, type RenderMode } from '../../kube/render.js';
+import { jsonHelp, printJson } from '../json.js';
 
 export function register(program: Command): void {
   const kube = program.command('kube').description('run the app on Kubernetes, scaled by KEDA');
@@ -11,7 +12,8 @@ export function register(program: Command): void {
     .option('--mode <mode>', 'container (the featherweight host image) or runwasi (containerd wasmtime shim, wasi-command only)', 'container')
     .option('-n, --namespace <ns>', 'namespace of every object', 'default')
     .option('--image <image>', 'featherweight host image for container mode')
-    .action((file: string, o: { mode: string; namespace: string; image?: string }) => {
+    .option('--json', `${jsonHelp}: a Kubernetes List of the objects (as kubectl get -o json), instead of YAML`)
+    .action((file: string, o: { mode: string; namespace: string; image?: string; json?: boolean }) => {
       if (o.mode !== 'container' && o.mode !== 'runwasi') throw new Error(`--mode must be container or runwasi, got ${JSON.stringify(o.mode)}`);
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(o.namespace)) throw new Error(`--namespace ${JSON.stringify(o.namespace)} is not a DNS-1123 label`);
       const app = loadManifest(file);
@@ -22,6 +24,7 @@ export function register(program: Command): void {
         rawDoc: readRawManifest(file),
         warn: (m) => console.error(`featherweight: note: ${m}`),
       });
+      if (o.json) return printJson({ apiVersion: 'v1', kind: 'List', items: objects });
       process.stdout.write(toYaml(objects));
     });
 }

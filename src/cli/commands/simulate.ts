@@ -6,6 +6,7 @@ import { parseScaledObject, type ScaledObjectConfig } from '../../scaling/spec.j
 import { formatDecisions, formatRows, parseTrace, simulate } from '../../scaling/simulate.js';
 import { loadManifest } from '../../app/manifest.js';
 import { resolveScaling } from '../../app/scaling.js';
+import { jsonHelp, printJson } from '../json.js';
 
 function readText(file: string, what: string): string {
   try {
@@ -77,9 +78,10 @@ export function register(program: Command): void {
     .option('--component <name>', 'with an app manifest: the component to replay (needed when it has several)')
     .option('--hpa-sync <duration>', 'HPA sync period (default: the component\'s hpaSyncPeriod, else 15s as Kubernetes)')
     .option('--format <format>', 'csv, table, or decisions (only the rows that change the count, with their reasons)', 'csv')
+    .option('--json', `${jsonHelp}: every row (or with --format decisions, the rows that change the count)`)
     .option('--initial-replicas <n>', 'replicas at t=0 (default: idleReplicaCount, else minReplicaCount)')
     .addHelpText('after', '\nOne row per KEDA poll or HPA sync: t,<trigger columns>,active,desired,replicas,reason.\n"desired" is the metric-based recommendation, "replicas" the count after stabilization, rate policies and clamping;\n"reason" is KEDA\'s or the HPA\'s condition reason (e.g. "keda: ScalerActive: smtp 12 > activation 0", "hpa: ScaleUpLimit").')
-    .action(async (file: string, opts: { trace: string; hpaSync?: string; format: string; initialReplicas?: string; component?: string }) => {
+    .action(async (file: string, opts: { trace: string; hpaSync?: string; format: string; initialReplicas?: string; component?: string; json?: boolean }) => {
       if (opts.format !== 'csv' && opts.format !== 'table' && opts.format !== 'decisions') throw new Error(`--format must be csv, table or decisions, got ${JSON.stringify(opts.format)}`);
       const so = loadSimulationTarget(file, opts.component);
       const hpaSyncMs = opts.hpaSync !== undefined ? parseDuration(opts.hpaSync) : (so.hpaSyncMs ?? 15_000);
@@ -96,6 +98,7 @@ export function register(program: Command): void {
         throw new Error(`${opts.trace}: ${(err as Error).message}`);
       }
       const rows = await simulate(so.spec, trace, { hpaSyncMs, ...(initialReplicas !== undefined ? { initialReplicas } : {}) });
+      if (opts.json) return printJson(opts.format === 'decisions' ? rows.filter((r) => r.replicas !== r.from) : rows);
       process.stdout.write(opts.format === 'decisions' ? formatDecisions(rows) : formatRows(rows, so.spec, trace.columns, opts.format));
     });
 }
