@@ -48,6 +48,16 @@ interface Held {
   delivery: Delivery;
 }
 
+/**
+ * mqtt.js leaves Nagle's algorithm on. Our PUBACKs go out one per ack(), each a small write:
+ * with Nagle a PUBACK waits for the ACK of the previous segment, and with the broker's delayed ACK
+ * that stalled the in-flight window for up to 40 ms.
+ */
+function noDelay(cl: MqttClient): void {
+  const s = cl.stream as unknown as { setNoDelay?: (on: boolean) => void };
+  s.setNoDelay?.(true);
+}
+
 type SendPacket = (packet: Record<string, unknown>, cb?: (err?: Error) => void) => void;
 
 type Config = z.infer<typeof metadata> & { sessionExpiryMs: number };
@@ -71,7 +81,7 @@ export function open(m: Config, opts: SourceOptions): Source {
   const deferred = new Set<number>(); // message ids whose PUBACK waits for ack()
   let client: MqttClient | undefined; // the session (consumer) connection
   let publisher: MqttClient | undefined;
-  let session: Promise<void> | undefined;
+  let session: Promise<{ subscribed: Promise<void>; pending: boolean }> | undefined; // resolves at the CONNACK
   let sendPacket: SendPacket | undefined;
   let gen = 0;
   let ctx: SourceContext | undefined;
@@ -174,21 +184,38 @@ export function open(m: Config, opts: SourceOptions): Source {
       for (const h of holding) if (h.gen !== gen) holding.delete(h);
     });
     cl.on('error', (err) => ctx?.log.warn({ err: String(err), clientId }, 'mqtt: client error'));
+    cl.on('connect', () => noDelay(cl));
     await new Promise<void>((resolve, reject) => {
       cl.once('connect', () => resolve());
       cl.once('error', reject);
       cl.connect();
+      noDelay(cl);
     });
-    await cl.subscribeAsync(filter, { qos: 1 });
+    const subscribed = cl.subscribeAsync(filter, { qos: 1 }).then(
+      () => undefined,
+      (err: unknown) => {
+        fail();
+        throw new Error(`${type}: cannot subscribe ${clientId} to ${filter} at ${m.url}: ${String(err)}`);
+      },
+    );
+    const state = { subscribed, pending: true };
+    subscribed.then(
+      () => (state.pending = false),
+      () => undefined, // next() reports it; a lag()-only user must not crash on it
+    );
+    return state;
   };
 
   // The session opens when the component runs: its first next() or its scaler's first lag(). A
   // publish-only user (dlq retry: start, publish, close) calls neither, so it never takes over the
   // running consumer's client id.
+  const fail = () => {
+    session = undefined;
+    client?.end(true);
+  };
   const begin = () =>
     (session ??= openSession().catch((err) => {
-      session = undefined;
-      client?.end(true);
+      fail();
       throw new Error(`${type}: cannot open the session ${clientId} at ${m.url}: ${String(err)}`);
     }));
 
@@ -209,8 +236,23 @@ export function open(m: Config, opts: SourceOptions): Source {
     },
     async next(signal: AbortSignal) {
       if (closed) return null;
-      await begin();
-      const h = await inbox.next(signal);
+      const sub = await begin();
+      if (!sub.pending) {
+        const h = await inbox.next(signal);
+        return h ? h.delivery : null;
+      }
+      // A resumed session delivers its queued messages right after the CONNACK, before the SUBACK,
+      // and the SUBACK can trail them by the broker's Nagle delay (Mosquitto leaves TCP_NODELAY off)
+      // while our PUBACKs are withheld: waiting for it stalled every connect by ~40 ms. So deliveries
+      // are handed out as they come; a failed subscription ends the wait with its error.
+      const failed = new AbortController();
+      let err: unknown;
+      sub.subscribed.catch((e: unknown) => {
+        err = e;
+        failed.abort();
+      });
+      const h = await inbox.next(AbortSignal.any([signal, failed.signal]));
+      if (!h && err !== undefined && !signal.aborted) throw err;
       return h ? h.delivery : null;
     },
     async lag(): Promise<LagReport> {
