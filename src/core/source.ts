@@ -112,5 +112,7 @@ export interface TriggerPlugin<C = any> {
   readonly scaler: string;
   /** Its events live in <dataDir>/queue.db: dlq retry needs no broker, and on Kubernetes a volume keeps them. */
   readonly queued: boolean;
+  /** Events may be POSTed to it on the host's API (`/v1/components/<name>/events`). */
+  readonly posts?: boolean;
   readonly kube: KubeTrigger;
 }

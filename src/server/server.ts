@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { acceptHttpEvent, HttpIngressError } from '../sources/http.js';
+import { triggerPlugin, triggers } from '../sources/index.js';
 import type { RunningApp } from '../app/app.js';
 import { createHttpWasmPool, type HttpWasmPool } from '../runtime/http-wasm-pool.js';
 import { createHttpWasmListener } from './http-proxy.js';
@@ -120,8 +121,9 @@ export async function startServer(app: RunningApp, opts: ServerOptions): Promise
     }],
     ['POST', /^\/v1\/components\/([^/]+)\/events$/, async (req, res, m) => {
       const c = component(decodeSegment(m[1]!));
-      if (c.spec.trigger.type !== 'http' && c.spec.trigger.type !== 'embedded') {
-        throw new HttpError(409, `component ${c.spec.name} is fed by its ${c.spec.trigger.type} trigger; events can be posted only to http or embedded triggers`);
+      if (!triggerPlugin(c.spec.trigger.type)?.posts) {
+        const posting = Object.values(triggers).filter((t) => t.posts).map((t) => t.type);
+        throw new HttpError(409, `component ${c.spec.name} is fed by its ${c.spec.trigger.type} trigger; events can be posted only to ${posting.join(' or ')} triggers`);
       }
       // The component's own http maxBody decides, larger or smaller than the default for embedded triggers.
       const body = await readBody(req, (c.source as { maxBody?: number }).maxBody ?? maxEventBody);

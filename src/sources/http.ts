@@ -58,7 +58,7 @@ export const open = ({ m, maxBody }: HttpConfig, opts: SourceOptions): HttpSourc
 export const create: SourceFactory = (md, opts) => open(configOrThrow('http trigger metadata', parse(md)), opts);
 
 // Events arrive on the host's HTTP server (POST /v1/components/:name/events), which the Service exposes.
-export const plugin = queueTrigger<HttpConfig>({ type: 'http', metadata, parse, open, ingress: { name: 'http' } });
+export const plugin = queueTrigger<HttpConfig>({ type: 'http', metadata, parse, open, ingress: { name: 'http' }, posts: true });
 
 /** Request headers that describe the connection or carry credentials: never part of an event. */
 const droppedHeaders = new Set([

@@ -169,3 +169,21 @@ test('featherweight up beyond loopback without FEATHERWEIGHT_TOKEN exits 1 with 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('posting an event to a component whose trigger takes no posts is a 409 naming the triggers that do', async () => {
+  const dir = tempDir();
+  const app = await startApp(oneComponent(dir, { trigger: { type: 'cron', metadata: { schedule: '0 0 1 1 *' } } }), { log: quietLog });
+  try {
+    const srv = await startServer(app, { listen: '127.0.0.1:0', log: quietLog });
+    try {
+      const r = await request(portOf(srv), '/v1/components/c1/events', { 'content-type': 'application/json' }, 'POST');
+      assert.equal(r.status, 409);
+      assert.match(r.body, /component c1 is fed by its cron trigger; events can be posted only to embedded or http triggers/);
+    } finally {
+      await srv.close();
+    }
+  } finally {
+    await app.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

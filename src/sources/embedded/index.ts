@@ -28,9 +28,9 @@ export const create: SourceFactory = (md, opts) => open(configOrThrow('embedded 
  * retry needs no broker and Kubernetes keeps the queue on a volume; scaled on Kubernetes through
  * featherweight's external-push scaler (the queue is in the pod); scaling as its own type unless said.
  */
-export function queueTrigger<C>(p: Pick<TriggerPlugin<C>, 'type' | 'metadata' | 'parse' | 'open'> & { scaler?: string; ingress?: KubeIngress }): TriggerPlugin<C> {
+export function queueTrigger<C>(p: Pick<TriggerPlugin<C>, 'type' | 'metadata' | 'parse' | 'open'> & { scaler?: string; ingress?: KubeIngress; posts?: boolean }): TriggerPlugin<C> {
   const { ingress, ...rest } = p;
   return { scaler: p.type, ...rest, queued: true, kube: { kind: 'external-push', ...(ingress ? { ingress } : {}) } };
 }
 
-export const plugin = queueTrigger<Config>({ type: 'embedded', metadata, parse, open });
+export const plugin = queueTrigger<Config>({ type: 'embedded', metadata, parse, open, posts: true });
