@@ -3,12 +3,13 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { openQueue, type QueueStats } from '../../sources/embedded/index.js';
 import type { AppManifest } from '../../app/manifest.js';
+import { triggerPlugin } from '../../sources/index.js';
 import { existingStateFile, resolveState, stateOptionHelp, type StateFlags } from '../state.js';
 import { jsonHelp, printJson } from '../json.js';
 
-/** The embedded queues a manifest's components read: each one's metadata.queue, else its name. */
+/** The queues in queue.db a manifest's components read (queue-backed triggers): each one's metadata.queue, else its name. */
 function manifestQueues(manifest: AppManifest | null): string[] {
-  return (manifest?.components ?? []).filter((c) => c.trigger.type === 'embedded').map((c) => c.trigger.metadata.queue ?? c.name);
+  return (manifest?.components ?? []).filter((c) => triggerPlugin(c.trigger.type)?.queued).map((c) => c.trigger.metadata.queue ?? c.name);
 }
 
 function collect(value: string, previous: string[]): string[] {
