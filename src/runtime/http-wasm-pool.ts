@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import {
   collect, createHttpWasmGuest, headerMapFrom, HttpWasmUnavailable, HttpWasmViolation, nodeHandler,
-  type HttpRequestModel, type HttpResponseModel, type HttpWasmGuest, type HttpWasmLogger, type InstanceMode, type NextFn,
+  type HttpRequestModel, type HttpResponseModel, type HttpWasmGuest, type HttpWasmLogger, type HttpWasmOptions, type InstanceMode, type NextFn,
 } from '../wasm/http-wasm.js';
 import { findExport, type ComponentImage } from '../wasm/component/index.js';
 import { defaultLimits, type Grants, type Limits } from '../wasm/limits.js';
@@ -23,13 +23,8 @@ import { formatMs } from './pool.js';
 import type { BudgetMember, ThreadBudget } from './budget.js';
 import { DEMOTE_AFTER_MS, GUEST_THREAD_NICE, RUNAWAY_NICE, setThreadNice } from './priority.js';
 
-interface HttpWasmPoolCommon {
-  name?: string;
-  config?: Uint8Array;
-  log: HttpWasmLogger;
-  limits?: Partial<Limits>;
-  instances?: InstanceMode;
-  maxIdle?: number;
+/** The in-process guest's options (see HttpWasmOptions), plus the threads and the budget. */
+interface HttpWasmPoolCommon extends Pick<HttpWasmOptions, 'name' | 'config' | 'log' | 'limits' | 'instances' | 'maxIdle'> {
   /** Worker threads for this guest (default 2): a second keeps serving while one hangs until its timeout. */
   threads?: number;
   /** The host-wide thread budget: a phase runs only while this guest holds one of its slots. */
