@@ -123,7 +123,7 @@ describe('http-wasm spec violations end the request with a 500 and a log line', 
         for (let i = 0; i < 2; i++) {
           const r = await request(`${p.url}/v`);
           assert.equal(r.status, 500);
-          assert.match(r.body, /guest bad failed/);
+          assert.match(r.body, /handler bad failed; see the server log/);
         }
         const lines = p.log.entries.filter((e) => e.level === 'error' && e.obj.guest === 'bad');
         assert.equal(lines.length, 2, p.log.text());
