@@ -81,6 +81,19 @@ export function open(m: Config, opts: SourceOptions): Source {
   // capacity gate: the pump takes a message from the client only while fewer than `prefetch` are held
   const { wait, release } = gate();
   const held = () => holding.size;
+  // +ACKs of one burst of settles go out together: nats.js flushes its outbound buffer in a
+  // microtask after the first command, so a sequential next()+ack() loop wrote one socket frame per
+  // ack. They wait for the event loop's next turn (setImmediate), no longer; a crash in between
+  // leaves them un-acked, i.e. redelivered, as a crash just before ack() would.
+  let acks: JsMsg[] = [];
+  const flushAcks = () => {
+    const a = acks;
+    acks = [];
+    for (const msg of a) msg.ack();
+  };
+  const ackSoon = (msg: JsMsg) => {
+    if (acks.push(msg) === 1) setImmediate(flushAcks);
+  };
 
   const toDelivery = (msg: JsMsg): Held => {
     const h = msg.headers;
@@ -105,7 +118,7 @@ export function open(m: Config, opts: SourceOptions): Source {
     };
     entry.delivery = {
       event,
-      ack: () => settle(() => msg.ack()),
+      ack: () => settle(() => ackSoon(msg)),
       nack: (delayMs: number) => settle(() => msg.nak(Math.max(0, Math.round(delayMs)))),
       // servers before 2.11 do not parse "+TERM <reason>" and would redeliver the message
       reject: (reason: string) => settle(() => (termWithReason ? msg.term(reason.slice(0, 200)) : msg.term())),
@@ -220,6 +233,7 @@ export function open(m: Config, opts: SourceOptions): Source {
       release();
       // hand back what this process still holds so another consumer gets it now, not after ack_wait
       inbox.drain();
+      flushAcks();
       for (const h of holding) h.msg.nak();
       holding.clear();
       messages?.stop();
