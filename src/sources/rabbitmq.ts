@@ -47,6 +47,11 @@ interface Conn {
   model: ChannelModel;
   ch: ConfirmChannel;
   lagCh: Channel;
+  /** Delivery tags the broker holds un-acked on `ch`, in delivery order. */
+  order: number[];
+  /** Acked by the dispatcher, basic.ack not sent yet (see flushAcks). */
+  acked: Map<number, ConsumeMessage>;
+  flushQueued: boolean;
 }
 
 function connectionUrl(host: string, vhost: string | undefined): string {
@@ -98,6 +103,44 @@ export function open(m: Config, opts: SourceOptions): Source {
     return base + (msg.fields.redelivered ? 1 : 0);
   };
 
+  const settled = (c: Conn, tag: number) => {
+    const i = c.order.indexOf(tag);
+    if (i >= 0) c.order.splice(i, 1);
+  };
+
+  // Acks of one event-loop turn go out together: the longest run of acked tags at the head of the
+  // channel's un-acked tags as one basic.ack(multiple), the others one by one. `multiple` covers only
+  // tags the dispatcher acked (a held, nacked or rejected one ends the run), so nothing is acked that
+  // ack() was not called for; a crash before the flush leaves them un-acked, i.e. redelivered.
+  const flushAcks = (c: Conn) => {
+    c.flushQueued = false;
+    if (c.acked.size === 0) return;
+    if (conn !== c) return void c.acked.clear(); // the broker requeued them with the connection
+    try {
+      let n = 0;
+      while (n < c.order.length && c.acked.has(c.order[n]!)) n++;
+      if (n > 0) {
+        const last = c.order[n - 1]!;
+        c.ch.ack(c.acked.get(last)!, true);
+        for (const tag of c.order.splice(0, n)) c.acked.delete(tag);
+      }
+      for (const [tag, msg] of c.acked) {
+        c.ch.ack(msg);
+        settled(c, tag);
+      }
+    } catch (err) {
+      ctx?.log.warn({ err: String(err), queue }, 'rabbitmq: ack not sent; the broker redelivers those messages');
+    }
+    c.acked.clear();
+  };
+  const ackSoon = (c: Conn, msg: ConsumeMessage) => {
+    c.acked.set(msg.fields.deliveryTag, msg);
+    if (!c.flushQueued) {
+      c.flushQueued = true;
+      setImmediate(flushAcks, c);
+    }
+  };
+
   const toHeld = (c: Conn, msg: ConsumeMessage): Held => {
     const h = msg.properties.headers ?? {};
     const headers: Record<string, string> = {};
@@ -120,11 +163,14 @@ export function open(m: Config, opts: SourceOptions): Source {
     held.delivery = {
       event,
       ack: once(async () => {
-        if (live()) c.ch.ack(msg);
+        if (live()) ackSoon(c, msg);
         holding.delete(held);
       }),
       reject: once(async (_reason: string) => {
-        if (live()) c.ch.nack(msg, false, false); // to the dead-letter exchange
+        if (live()) {
+          c.ch.nack(msg, false, false); // to the dead-letter exchange
+          settled(c, msg.fields.deliveryTag);
+        }
         holding.delete(held);
       }),
       nack: once(async (delayMs: number) => {
@@ -142,6 +188,7 @@ export function open(m: Config, opts: SourceOptions): Source {
               return;
             }
             c.ch.ack(msg);
+            settled(c, msg.fields.deliveryTag);
             holding.delete(held);
           });
         }, Math.max(0, delayMs));
@@ -160,6 +207,7 @@ export function open(m: Config, opts: SourceOptions): Source {
           return;
         }
         const h = toHeld(c, msg);
+        c.order.push(msg.fields.deliveryTag);
         holding.add(h);
         if (inbox.push(h)) ctx?.notify();
       },
@@ -186,7 +234,7 @@ export function open(m: Config, opts: SourceOptions): Source {
       }
       await ch.prefetch(prefetch);
       const lagCh = await model.createChannel();
-      const c: Conn = { gen: ++gen, model, ch, lagCh };
+      const c: Conn = { gen: ++gen, model, ch, lagCh, order: [], acked: new Map(), flushQueued: false };
       model.on('error', (err: unknown) => ctx?.log.warn({ err: String(err), queue }, 'rabbitmq: connection error'));
       model.on('close', () => {
         if (closed || conn !== c) return;
@@ -266,7 +314,10 @@ export function open(m: Config, opts: SourceOptions): Source {
       holding.clear();
       await reconnecting;
       // closing the connection hands every un-acked message back to the queue at once
-      if (conn) await conn.model.close().catch(() => undefined);
+      if (conn) {
+        flushAcks(conn);
+        await conn.model.close().catch(() => undefined);
+      }
       conn = undefined;
     },
   };

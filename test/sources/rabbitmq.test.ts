@@ -75,6 +75,43 @@ test('rabbitmq: rejected message is routed to <queue>.dead-letter', async (t) =>
   }
 });
 
+test('rabbitmq: acks sent together (basic.ack multiple) never cover a held, nack-delayed or rejected message', async (t) => {
+  if (!(await requireService(t, 'rabbitmq'))) return;
+  const md = bc.metadata();
+  t.after(() => bc.cleanup(md));
+  const s1 = create(md, { component: 'fwtest', dataDir: '.', prefetch: 8 });
+  await s1.start({ notify() {}, log });
+  await bc.publishRaw(md, ['a', 'b', 'c', 'd', 'e', 'f']);
+  const got = new Map<string, NonNullable<Awaited<ReturnType<typeof take>>>>();
+  while (got.size < 6) {
+    const d = await take(s1, 10_000);
+    assert.ok(d, `only ${[...got.keys()]} arrived`);
+    got.set(Buffer.from(d.event.body).toString(), d);
+  }
+  // a stays held, c waits in its nack delay, b is rejected; d, e, f are acked behind them
+  await got.get('c')!.nack(5000);
+  await got.get('b')!.reject('test');
+  for (const k of ['d', 'e', 'f']) await got.get(k)!.ack();
+  await waitFor(
+    'the rejected message on the dead-letter queue',
+    () => withChannel(async (ch) => (await ch.checkQueue(`${md.queueName}.dead-letter`)).messageCount),
+    (n) => n === 1,
+  );
+  await s1.close(); // sends the pending acks, then the broker requeues what is un-acked
+  const s2 = create(md, { component: 'fwtest', dataDir: '.', prefetch: 8 });
+  await s2.start({ notify() {}, log });
+  try {
+    const back: string[] = [];
+    for (let d = await take(s2, 10_000); d; d = await take(s2, back.length >= 2 ? 1500 : 10_000)) {
+      back.push(Buffer.from(d.event.body).toString());
+      await d.ack();
+    }
+    assert.deepEqual(back.sort(), ['a', 'c'], 'only the held and the nack-delayed message come back');
+  } finally {
+    await s2.close();
+  }
+});
+
 test('rabbitmq: close with un-acked deliveries, reopen, nothing lost', async (t) => {
   if (!(await requireService(t, 'rabbitmq'))) return;
   await closeRedelivers(t, bc);
