@@ -21,13 +21,6 @@ export interface BudgetMember {
   want(n: number): void;
   /** The member closed: its reservations go back to the budget. */
   leave(): void;
-  /**
-   * One of its slots runs a demoted job (a likely runaway at the lowest CPU priority) from now on, or
-   * (demoted false) no longer does. Demoted slots leave their CPU share to the other members: for them
-   * they do not count against `slots`, so a member whose floor is all it has may take a second slot
-   * beside them. For their own member they still count, so a runaway component does not spread.
-   */
-  demoted(on: boolean): void;
 }
 
 export interface BudgetStats {
@@ -54,8 +47,6 @@ interface Member {
   at: number;
   /** Sum of the start times of the slots held now: their time so far is running * now - startSum. */
   startSum: number;
-  /** Of `running`, the slots whose job is demoted. */
-  demoted: number;
   left: boolean;
 }
 
@@ -68,7 +59,6 @@ export function createThreadBudget(slots = os.availableParallelism()): ThreadBud
   const now = () => performance.now();
   let running = 0;
   let reserved = 0;
-  let demoted = 0;
 
   const usage = (m: Member, t: number) => m.usage * 0.5 ** ((t - m.at) / HALF_LIFE_MS) + (m.running * t - m.startSum);
   const charge = (m: Member, t: number, ms: number) => {
@@ -79,17 +69,16 @@ export function createThreadBudget(slots = os.availableParallelism()): ThreadBud
   const better = (a: Member, b: Member, t: number) =>
     a.running + a.reserved !== b.running + b.reserved ? a.running + a.reserved < b.running + b.reserved : usage(a, t) < usage(b, t);
 
-  /** Free slots as `m` sees them: other members' demoted jobs leave theirs; its own do not (a runaway does not spread). */
-  function freeFor(m: Member): number {
-    return slots - (running - (demoted - m.demoted)) - reserved;
+  function free(): number {
+    return slots - running - reserved;
   }
 
   /** Hands free slots to waiting members, best-placed first. */
   function grant(): void {
-    for (;;) {
+    while (free() > 0) {
       const t = now();
       let best: Member | null = null;
-      for (const m of members) if (!m.left && m.waiting > m.reserved && freeFor(m) > 0 && (!best || better(m, best, t))) best = m;
+      for (const m of members) if (!m.left && m.waiting > m.reserved && (!best || better(m, best, t))) best = m;
       if (!best) return;
       best.reserved++;
       reserved++;
@@ -103,7 +92,7 @@ export function createThreadBudget(slots = os.availableParallelism()): ThreadBud
   return {
     slots,
     join(name, onGrant) {
-      const m: Member = { name, onGrant, running: 0, reserved: 0, waiting: 0, usage: 0, at: now(), startSum: 0, demoted: 0, left: false };
+      const m: Member = { name, onGrant, running: 0, reserved: 0, waiting: 0, usage: 0, at: now(), startSum: 0, left: false };
       members.add(m);
       return {
         acquire() {
@@ -113,7 +102,7 @@ export function createThreadBudget(slots = os.availableParallelism()): ThreadBud
             m.reserved--;
             reserved--;
           } else if (m.running > 0) {
-            if (freeFor(m) <= 0) return false;
+            if (free() <= 0) return false;
             // A free slot: take it unless a better-placed member is waiting for one.
             for (const o of members) if (o !== m && !o.left && o.waiting > o.reserved && better(o, m, t)) return false;
           }
@@ -124,11 +113,6 @@ export function createThreadBudget(slots = os.availableParallelism()): ThreadBud
         },
         release() {
           if (m.running === 0) return;
-          // A slot given back while marked demoted: the pool did not say it ended; it does now.
-          if (m.demoted >= m.running) {
-            m.demoted--;
-            demoted--;
-          }
           const t = now();
           // The slot's own start time is not known here: charge the average of those held.
           const start = m.startSum / m.running;
@@ -147,21 +131,8 @@ export function createThreadBudget(slots = os.availableParallelism()): ThreadBud
           }
           grant();
         },
-        demoted(on) {
-          if (m.left) return;
-          if (on && m.demoted < m.running) {
-            m.demoted++;
-            demoted++;
-            grant();
-          } else if (!on && m.demoted > 0) {
-            m.demoted--;
-            demoted--;
-          }
-        },
         leave() {
           m.left = true;
-          demoted -= m.demoted;
-          m.demoted = 0;
           reserved -= m.reserved;
           m.reserved = 0;
           running -= m.running;

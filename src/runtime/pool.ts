@@ -195,10 +195,7 @@ export function createPool(opts: PoolOptions): Pool {
       const cur = t.board.current();
       if (t.demoted !== 0 && (cur.job !== t.demoted || !cur.running)) restorePriority(t);
       if (t.demoted === 0 && cur.running && t0 - cur.startedAt > DEMOTE_AFTER_MS && t.batch.some((r) => r.id === cur.job)) {
-        if (setThreadNice(t.tid, RUNAWAY_NICE)) {
-          t.demoted = cur.job;
-          member?.demoted(true);
-        }
+        if (setThreadNice(t.tid, RUNAWAY_NICE)) t.demoted = cur.job;
       }
     }
   };
@@ -402,18 +399,17 @@ export function createPool(opts: PoolOptions): Pool {
     if (t.watchdog) clearTimeout(t.watchdog);
     t.watchdog = undefined;
     busyThreads--;
-    if (t.demoted !== 0) restorePriority(t);
     member?.release();
     if (busyThreads === 0 && sweeper) {
       clearInterval(sweeper);
       sweeper = undefined;
     }
+    if (t.demoted !== 0) restorePriority(t);
   }
 
   // Back to the guest priority for the next job; without the right to raise it, recycle the thread.
   function restorePriority(t: Thread): void {
     t.demoted = 0;
-    member?.demoted(false);
     if (!t.stopping && !setThreadNice(t.tid, GUEST_THREAD_NICE)) t.retiring = true;
   }
 
