@@ -21,7 +21,9 @@ import Database from 'better-sqlite3';
  * peak RSS (VmHWM) in the hostile run (goal <= 1 GiB); and /healthz sampled every 200 ms during it
  * (slowest answer, failures), with the hostile events' outcomes (dead letters by reason).
  *
- * Env: FW_BENCH_EVENTS (5000 good events), FW_BENCH_HOSTILE_EVENTS (100 per hostile component).
+ * Env: FW_BENCH_EVENTS (5000 good events), FW_BENCH_HOSTILE_EVENTS (100 per hostile component),
+ * FW_BENCH_HOSTILE_LIMITS (a YAML flow map for the queued hostile components' limits instead of the
+ * defaults, e.g. '{ maxStderr: 50MiB }' for stderr's budget before decision 122 gave it its own).
  * Needs `npm run build` first (it runs dist/, like a user).
  */
 
@@ -124,6 +126,7 @@ async function drain(dbFile: string, table: string, want: number): Promise<numbe
 }
 
 const hostileQueued = ['table-bomb', 'row-bomb', 'fd-bomb', 'stderr-bomb', 'spin'];
+const hostileLimits = process.env.FW_BENCH_HOSTILE_LIMITS;
 
 function manifest(dir: string, withHostile: boolean): string {
   const good = `  - name: good
@@ -140,7 +143,7 @@ function manifest(dir: string, withHostile: boolean): string {
     trigger: { type: embedded, metadata: { queue: ${name} } }
     scaling: { minReplicaCount: 0, maxReplicaCount: 8, cooldownPeriod: 30 }
     sink: { type: sqlite, table: ${name.replace('-', '_')}_rows }
-${name === 'fd-bomb' ? `    grants: { dirs: [${JSON.stringify(`${grant}::/data`)}] }\n` : ''}`).join('');
+${name === 'fd-bomb' ? `    grants: { dirs: [${JSON.stringify(`${grant}::/data`)}] }\n` : ''}${hostileLimits ? `    limits: ${hostileLimits}\n` : ''}`).join('');
   const hang = `  - name: hang
     module: ${JSON.stringify(path.join(guests, 'hostile', 'http-hang.wasm'))}
     abi: http-wasm
