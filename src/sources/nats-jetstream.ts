@@ -70,7 +70,6 @@ export function open(m: Config, opts: SourceOptions): Source {
   let nc: NatsConnection | undefined;
   let jsm: JetStreamManager | undefined;
   let js: JetStreamClient | undefined;
-  let messages: ConsumerMessages | undefined;
   let ctx: SourceContext | undefined;
   let closed = false;
   let termWithReason = false;
@@ -128,29 +127,68 @@ export function open(m: Config, opts: SourceOptions): Source {
 
   // Batches of fetch() rather than consume(): consume() keeps its own read-ahead buffer, whose
   // messages we cannot +WPI, so under load they outlived ack_wait and came back as redeliveries.
-  // A fetch asks for exactly the free room, and every message it yields is held (and heartbeated).
-  const pump = async (c: Consumer) => {
-    let backoff = 100;
-    while (!closed) {
-      while (!closed && held() > Math.floor(prefetch / 2)) await wait();
-      if (closed) break;
-      try {
-        messages = await c.fetch({ max_messages: prefetch - held(), expires: 5000 });
-        for await (const msg of messages) {
-          if (closed) {
-            msg.nak();
-            continue;
-          }
-          const h = toDelivery(msg);
-          holding.add(h);
-          if (inbox.push(h)) ctx?.notify();
+  // A fetch asks for at most the free room, and every message it yields is held (and heartbeated).
+  // Fetches overlap: the next is asked for once a quarter of the window is free, while earlier ones
+  // may still be arriving, so the server always has a pull request to fill (one fetch at a time,
+  // refilled at half the window, left the inbox empty for a pull round trip every ~64 messages).
+  // `requested` counts what the open fetches may still bring: held + requested <= prefetch.
+  let requested = 0;
+  const fetches = new Set<ConsumerMessages>();
+  const reads = new Set<Promise<void>>();
+  let failures = 0;
+  let retryAt = 0;
+  const failed = (err: unknown) => {
+    failures++;
+    retryAt = Date.now() + Math.min(100 * 2 ** (failures - 1), 5000);
+    ctx?.log.warn({ err: String(err), stream: m.stream, consumer: durable }, 'nats-jetstream: fetch failed, retrying');
+  };
+  const read = async (batch: ConsumerMessages, n: number) => {
+    let got = 0;
+    try {
+      for await (const msg of batch) {
+        got++;
+        requested--;
+        if (closed) {
+          msg.nak();
+          continue;
         }
-        backoff = 100;
+        const h = toDelivery(msg);
+        holding.add(h);
+        if (inbox.push(h)) ctx?.notify();
+      }
+      failures = 0;
+    } catch (err) {
+      if (!closed) failed(err);
+    } finally {
+      requested -= n - got;
+      fetches.delete(batch);
+      release();
+    }
+  };
+  const pump = async (c: Consumer) => {
+    const step = Math.max(1, Math.floor(prefetch / 4));
+    const room = () => prefetch - held() - requested;
+    while (!closed) {
+      while (!closed && room() < step) await wait();
+      if (closed) break;
+      // after a failed fetch the next waits, doubling from 100 ms to 5 s until one ends cleanly
+      const pause = retryAt - Date.now();
+      if (pause > 0) {
+        await sleep(pause);
+        if (closed || room() < step) continue;
+      }
+      const n = room();
+      requested += n;
+      try {
+        const batch = await c.fetch({ max_messages: n, expires: 5000 });
+        if (closed) batch.stop();
+        fetches.add(batch);
+        const r = read(batch, n).finally(() => reads.delete(r));
+        reads.add(r);
       } catch (err) {
+        requested -= n;
         if (closed) break;
-        ctx?.log.warn({ err: String(err), stream: m.stream, consumer: durable }, 'nats-jetstream: fetch failed, retrying');
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, 5000);
+        failed(err);
       }
     }
   };
@@ -236,8 +274,9 @@ export function open(m: Config, opts: SourceOptions): Source {
       flushAcks();
       for (const h of holding) h.msg.nak();
       holding.clear();
-      messages?.stop();
+      for (const b of fetches) b.stop();
       await pumpDone;
+      await Promise.all(reads);
       if (nc) await nc.drain().catch(() => nc?.close());
     },
   };

@@ -5,7 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { requireService } from '../helpers/services.js';
 import { create } from '../../src/sources/nats-jetstream.js';
-import { lagPollStartsPush, publishOnlyTakesNothing, closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, type BrokerCase } from './broker-suite.js';
+import { lagPollStartsPush, publishOnlyTakesNothing, closeRedelivers, deliversAllOnce, killNineLosesNothing, nackRedelivers, rejectDrops, take, log, waitFor, type BrokerCase } from './broker-suite.js';
 
 const bc: BrokerCase = {
   module: 'nats-jetstream',
@@ -93,4 +93,37 @@ test('nats-jetstream: start + publish + close (dlq retry) takes nothing off the 
 test('nats-jetstream: the scaler lag() poll starts consumption; a new event calls notify()', async (t) => {
   if (!(await requireService(t, 'nats'))) return;
   await lagPollStartsPush(t, bc);
+});
+
+test('nats-jetstream: overlapping fetches never take more than prefetch off the server', async (t) => {
+  if (!(await requireService(t, 'nats'))) return;
+  const md = bc.metadata();
+  t.after(() => bc.cleanup(md));
+  const src = create(md, { component: 'fwtest', dataDir: '.', prefetch: 8 });
+  await src.start({ notify() {}, log });
+  const nc = await connect({ servers: '127.0.0.1:4222' });
+  const jsm = await jetstreamManager(nc);
+  try {
+    await bc.publishRaw(md, Array.from({ length: 40 }, (_, i) => `w${i}`));
+    // settle some as they come so that fetches are asked for while others are still open
+    const held = [];
+    for (let i = 0; i < 20; i++) {
+      const d = await take(src, 10_000);
+      assert.ok(d, `only ${i} of 20 arrived`);
+      if (i % 4 === 0) held.push(d);
+      else await d.ack();
+    }
+    // now hold everything: the window fills (to within the quarter that a fetch waits for) and stops
+    for (let d = await take(src, 10_000); d; d = await take(src, 1000)) held.push(d);
+    assert.ok(held.length > 6 && held.length <= 8, `${held.length} held with prefetch 8`);
+    // every message the server counts as delivered un-acked is one the source holds: none sit in a
+    // fetch's buffer or were asked for beyond the free room
+    const ci = await waitFor('ack-pending to settle', () => jsm.consumers.info(md.stream!, md.consumer!), (c) => c.num_ack_pending === held.length);
+    assert.equal(ci.num_ack_pending, held.length);
+    assert.equal((await src.lag()).inFlight, held.length);
+    for (const d of held) await d.ack();
+  } finally {
+    await src.close();
+    await nc.close();
+  }
 });
