@@ -93,3 +93,37 @@ test('mqtt: the scaler lag() poll starts consumption; a new event calls notify()
   if (!(await requireService(t, 'mqtt'))) return;
   await lagPollStartsPush(t, bc);
 });
+
+test('mqtt: a resumed session hands out its queued messages before the SUBACK; a refused subscription fails next()', async (t) => {
+  if (!(await requireService(t, 'mqtt'))) return;
+  const md = bc.metadata();
+  t.after(() => bc.cleanup(md));
+  const first = create(md, { component: 'fwtest', dataDir: '.', prefetch: 8 });
+  await first.start({ notify() {}, log });
+  assert.equal(await take(first, 300), null); // makes the session and its subscription
+  await first.close();
+  await bc.publishRaw(md, ['q1', 'q2', 'q3']);
+  const src = create(md, { component: 'fwtest', dataDir: '.', prefetch: 8 });
+  await src.start({ notify() {}, log });
+  try {
+    const got: string[] = [];
+    while (got.length < 3) {
+      const d = await take(src, 10_000);
+      assert.ok(d, `only ${got} of the queued messages arrived`);
+      got.push(Buffer.from(d.event.body).toString());
+      await d.ack();
+    }
+    assert.deepEqual(got.sort(), ['q1', 'q2', 'q3']);
+  } finally {
+    await src.close();
+  }
+  // a filter the client refuses: next() reports the subscription, not a silent empty inbox
+  const bad = create({ topic: 'fwt/#/bad', clientId: `${md.clientId}-bad` }, { component: 'fwtest', dataDir: '.', prefetch: 2 });
+  await bad.start({ notify() {}, log });
+  try {
+    await assert.rejects(take(bad, 10_000), /cannot subscribe .* to fwt\/#\/bad/);
+  } finally {
+    await bad.close();
+    await bc.cleanup({ clientId: `${md.clientId}-bad` });
+  }
+});
