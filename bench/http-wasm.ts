@@ -8,7 +8,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { compileModule } from '../dist/wasm/compile.js';
-import { createHttpWasmGuest, emptyResponse, type HttpRequestModel, type InstanceMode } from '../dist/wasm/http-wasm.js';
+import { createHttpWasmGuest, emptyResponse, type HttpRequestModel, type InstanceMode } from '../dist/wasm/http-wasm/index.js';
 import { startHttpProxy } from '../dist/server/http-proxy.js';
 
 const noopWat = `(module (memory (export "memory") 1)

@@ -4,7 +4,7 @@
 // its watchdog loses none of them), without a message per job or per write (decisions 230, 231).
 // One writer (the worker), one reader (the pool); output is guarded by a sequence lock, because the
 // reader may look while the guest is writing.
-import type { ExportCall, GuestRun } from './guest.js';
+import type { ExportCall, GuestRun } from '../wasm/index.js';
 import type { JobDone } from './protocol.js';
 
 /** Bytes of stdout and of stderr kept, the latest ones: enough for the last lines before a hang. */

@@ -2,7 +2,7 @@
 // http-wasm worker thread and pool (watchdog, 504, thread budget; decisions 121, 122) serve it unchanged.
 // Every request is a fresh instance (runComponentHttp); there is no `next`: a component is the handler.
 import { runComponentHttp, type ComponentImage, type HttpRequestIn } from '../wasm/component/index.js';
-import { HttpWasmViolation, type HttpRequestModel, type HttpResponseModel, type HttpWasmLogger } from '../wasm/http-wasm.js';
+import { HttpWasmViolation, type HttpRequestModel, type HttpResponseModel, type HttpWasmLogger } from '../wasm/http-wasm/index.js';
 import { defaultLimits, type Grants, type Limits } from '../wasm/limits.js';
 
 export interface ComponentHttpGuestOptions {

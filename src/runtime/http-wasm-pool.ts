@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import {
   collect, createHttpWasmGuest, headerMapFrom, HttpWasmUnavailable, HttpWasmViolation, nodeHandler,
   type HttpRequestModel, type HttpResponseModel, type HttpWasmGuest, type HttpWasmLogger, type HttpWasmOptions, type InstanceMode, type NextFn,
-} from '../wasm/http-wasm.js';
+} from '../wasm/http-wasm/index.js';
 import { findExport, type ComponentImage } from '../wasm/component/index.js';
 import { defaultLimits, type Grants, type Limits } from '../wasm/limits.js';
 import { workerBoot } from './boot.js';

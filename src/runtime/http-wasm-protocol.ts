@@ -3,7 +3,7 @@
 // still an upstream stream stays on the main thread and crosses only as `streamed: true`.
 // The same protocol carries wasi:http/incoming-handler components (abi: component): one 'run', one 'done'.
 import type { ComponentImage } from '../wasm/component/index.js';
-import type { HttpRequestModel, InstanceMode } from '../wasm/http-wasm.js';
+import type { HttpRequestModel, InstanceMode } from '../wasm/http-wasm/index.js';
 import type { Grants, Limits } from '../wasm/limits.js';
 
 export interface HttpWasmWorkerInit {

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   createHttpWasmGuest, HttpWasmViolation, type HttpResponseModel, type HttpWasmLogger, type NextFn,
-} from '../wasm/http-wasm.js';
+} from '../wasm/http-wasm/index.js';
 import type { FromHttpWorker, HttpWasmWorkerInit, ToHttpWorker, WireResponse } from './http-wasm-protocol.js';
 import { createComponentHttpGuest } from './component-http-guest.js';
 import { lowerThreadPriority } from './priority.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { GuestErrorInfo } from '../core/errors.js';
 import { GuestError } from '../core/errors.js';
-import { instanceLimits, moduleMeta, type ExportCall, type Grants, type GuestRun, type Limits } from './guest.js';
+import { instanceLimits, moduleMeta, type ExportCall, type Grants, type GuestRun, type Limits } from '../wasm/index.js';
 import type { Abi, CommandJob, ExportJob, FromWorker, Job, JobDone, ToWorker, WorkerInit } from './protocol.js';
 import { Board, createBoardMemory, monoMs, type OutputSoFar } from './board.js';
 import { formatBytes } from '../wasm/result.js';

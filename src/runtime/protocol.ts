@@ -1,5 +1,5 @@
 // Messages between the pool (main thread) and its worker threads.
-import type { ExportCall, Grants, GuestRun, Limits } from './guest.js';
+import type { ExportCall, Grants, GuestRun, Limits } from '../wasm/index.js';
 import type { ComponentImage } from '../wasm/component/index.js';
 
 export type Abi = 'wasi-command' | 'exports';

@@ -2,7 +2,7 @@
 // at a time, each on a fresh instance. The pool enforces each job's wall-clock deadline by terminating
 // this thread; the board tells it which job runs since when, and what the guest wrote so far.
 import { parentPort, workerData } from 'node:worker_threads';
-import { callExport, instanceLimits, moduleMeta, runWasiCommand } from './guest.js';
+import { callExport, instanceLimits, moduleMeta, runWasiCommand } from '../wasm/index.js';
 import type { FromWorker, JobDone, ToWorker, WorkerInit } from './protocol.js';
 import { lowerThreadPriority } from './priority.js';
 import { Board, monoMs } from './board.js';

@@ -6,7 +6,7 @@ import type { GuestErrorInfo } from '../core/errors.js';
 import { moduleMeta, type ModuleMeta, type ValType } from './compile.js';
 import { stderrCap, type Limits } from './limits.js';
 import { classify, importObject, makeMemory, missingImport, releaseMemory, wasiNames } from './instance.js';
-import { createWasi } from './wasi.js';
+import { createWasi } from './wasi/index.js';
 
 export type ExportCall = { ok: true; results: number[] } | { ok: false; error: GuestErrorInfo };
 

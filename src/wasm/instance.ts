@@ -7,7 +7,7 @@ import type { GuestErrorInfo } from '../core/errors.js';
 import { PAGE, type MemoryMeta, type ModuleMeta } from './compile.js';
 import type { Limits } from './limits.js';
 import { formatBytes } from './result.js';
-import { createWasi, OutputLimitExceeded, ProcExit, type Wasi } from './wasi.js';
+import { createWasi, OutputLimitExceeded, ProcExit, type Wasi } from './wasi/index.js';
 
 const WASI = 'wasi_snapshot_preview1';
 const empty = new Uint8Array(0);

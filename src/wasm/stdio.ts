@@ -4,7 +4,7 @@
  * buffers an event handler gets. Done by wrapping the WASI imports, so the WASI shim itself needs no
  * mode; the wrapper follows fd_close/fd_renumber so that only the fds that still are stdio are routed.
  */
-import { OutputLimitExceeded } from './wasi.js';
+import { OutputLimitExceeded } from './wasi/index.js';
 
 export interface Stdio {
   /** Each write to stdout or stderr, in order, as the guest makes it. */

@@ -8,11 +8,8 @@ import { moduleMeta, type ModuleMeta } from './compile.js';
 import { stderrCap, type Grants, type Limits } from './limits.js';
 import { formatBytes, type GuestRun } from './result.js';
 import { withStdio, type Stdio } from './stdio.js';
-import { createWasi, ProcExit, type WasiOptions } from './wasi.js';
+import { createWasi, ProcExit, type WasiOptions } from './wasi/index.js';
 import { classify, importObject, makeMemory, missingImport, releaseMemory, wasiNames } from './instance.js';
-
-// The instance plumbing moved to ./instance.js; these keep importers of ./wasi-command.js working.
-export { classify, importObject, makeMemory, missingImport, releaseMemory, wasiNames } from './instance.js';
 
 export interface CommandInput {
   stdin: Uint8Array;

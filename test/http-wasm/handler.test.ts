@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHttpWasmListener, startHttpProxy, type HttpProxyGuest } from '../../src/server/http-proxy.js';
-import { createHttpWasmGuest } from '../../src/wasm/http-wasm.js';
+import { createHttpWasmGuest } from '../../src/wasm/http-wasm/index.js';
 import { watBytes as watTextBytes } from '../runtime/wat.js';
 import { captureLog, probe, request, startUpstream, wat } from './helpers.js';
 

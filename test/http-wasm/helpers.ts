@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { repoRoot } from '../helpers/cli.js';
 import { watBytes as watTextBytes } from '../runtime/wat.js';
 import { compileModule } from '../../src/wasm/compile.js';
-import type { HttpWasmLogger } from '../../src/wasm/http-wasm.js';
+import type { HttpWasmLogger } from '../../src/wasm/http-wasm/index.js';
 
 const guestDir = path.join(repoRoot, 'guests/http');
 const buildDir = path.join(repoRoot, 'guests/build/http');

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHttpProxy, type HttpProxyGuest } from '../../src/server/http-proxy.js';
-import type { InstanceMode } from '../../src/wasm/http-wasm.js';
+import type { InstanceMode } from '../../src/wasm/http-wasm/index.js';
 import { captureLog, deadPort, probe, request, startUpstream, wat } from './helpers.js';
 
 let probeModule: WebAssembly.Module;

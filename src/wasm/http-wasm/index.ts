@@ -21,7 +21,7 @@ import {
   type HeaderMap, type HttpRequestModel, type HttpResponseModel,
 } from './model.js';
 import { collect, nodeHandler } from './node-io.js';
-import { createWasi, ProcExit, type Wasi } from '../wasi.js';
+import { createWasi, ProcExit, type Wasi } from '../wasi/index.js';
 import { importObject, makeMemory } from '../instance.js';
 
 export * from './model.js';

@@ -4,7 +4,7 @@
  * (the same typed result as preview1's proc_exit), never ending the host process.
  */
 import { randomBytes, randomFillSync } from 'node:crypto';
-import { ProcExit } from '../../wasi.js';
+import { ProcExit } from '../../wasi/index.js';
 import { readyPollable, type HostFuncs, type InputStream, type OutputStream, type Pollable } from './io.js';
 
 const hrBase = process.hrtime.bigint();

@@ -4,7 +4,7 @@
  * the output limit. Outgoing requests can be built but wasi:http/outgoing-handler is not provided, so
  * sending one answers HTTP-request-denied (deny.ts).
  */
-import { OutputLimitExceeded } from '../../wasi.js';
+import { OutputLimitExceeded } from '../../wasi/index.js';
 import { bytesInput, readyPollable, type HostFuncs, type OutputStream } from './io.js';
 
 export interface Fields { entries: [string, Uint8Array][]; immutable: boolean }

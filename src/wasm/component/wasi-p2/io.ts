@@ -3,7 +3,7 @@
  * guest runs to completion on a worker thread, so a "blocking" call either has its data now or sleeps
  * (only timers ever make a pollable wait).
  */
-import { OutputLimitExceeded } from '../../wasi.js';
+import { OutputLimitExceeded } from '../../wasi/index.js';
 
 export type HostFn = (...args: any[]) => unknown;
 export type HostFuncs = Record<string, HostFn>;
