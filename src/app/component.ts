@@ -15,6 +15,7 @@ import { guestFromBytes, moduleBytes } from './module.js';
 import { commandProblem } from '../wasm/wasi-command.js';
 import { readMetricsFor } from './metric-readers.js';
 import { createCounters, type ComponentCounters, type LatencySummary } from './stats.js';
+import { defaultMaxRecords } from '../wasm/limits.js';
 
 export interface ComponentState {
   name: string;
@@ -110,7 +111,9 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
     const guest = guestFromBytes(bytes, spec.module!, spec.abi, spec.limits);
     const problem = checked && !guest.component ? commandProblem(guest.module) : null;
     if (problem) throw new Error(`module ${problem}`);
-    return createPool({ ...guest, abi: 'wasi-command', limits: spec.limits, grants: spec.grants, name: spec.name, ...(ctx.budget ? { budget: ctx.budget } : {}) });
+    // The record limit is the app's, with its default: the guest is stopped at it as it writes.
+    const limits = { ...spec.limits, maxRecords: spec.limits.maxRecords ?? defaultMaxRecords };
+    return createPool({ ...guest, abi: 'wasi-command', limits, grants: spec.grants, name: spec.name, ...(ctx.budget ? { budget: ctx.budget } : {}) });
   };
   let moduleDigest = '';
   let pool: Pool | SwappablePool;

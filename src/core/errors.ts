@@ -5,6 +5,7 @@ export type GuestErrorKind =
   | 'memory-limit'
   | 'exit'
   | 'output-limit'
+  | 'record-limit'
   | 'invalid-module';
 
 export interface GuestErrorInfo {
@@ -31,11 +32,12 @@ export class GuestError extends Error implements GuestErrorInfo {
 
 /**
  * Failures around a guest run that are ours rather than the guest's: `input-limit` (the event body
- * is above the component's maxStdin, checked before any thread sees it), `record-limit` (more
- * output records than maxRecords), `output` (output the sink cannot store: not NDJSON, a key that
- * is not an identifier, a table past its column cap), `sink` (the sink failed to commit), `host`.
+ * is above the component's maxStdin, checked before any thread sees it), `output` (output the sink
+ * cannot store: not NDJSON, a key that is not an identifier, a table past its column cap), `sink`
+ * (the sink failed to commit), `host`. (`record-limit`, more records than maxRecords, is a guest
+ * failure: the guest is stopped as it writes the first record past the limit.)
  */
-export type HostFailureKind = 'input-limit' | 'record-limit' | 'output' | 'sink' | 'host';
+export type HostFailureKind = 'input-limit' | 'output' | 'sink' | 'host';
 
 /** Why an event did not complete: a guest failure, or a failure of ours around it. */
 export type FailureInfo = GuestErrorInfo | { kind: HostFailureKind; message: string };

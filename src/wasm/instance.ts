@@ -7,7 +7,7 @@ import type { GuestErrorInfo } from '../core/errors.js';
 import { PAGE, type MemoryMeta, type ModuleMeta } from './compile.js';
 import type { Limits } from './limits.js';
 import { formatBytes } from './result.js';
-import { createWasi, OutputLimitExceeded, ProcExit, type Wasi } from './wasi/index.js';
+import { createWasi, OutputLimitExceeded, ProcExit, RecordLimitExceeded, type Wasi } from './wasi/index.js';
 
 const WASI = 'wasi_snapshot_preview1';
 const empty = new Uint8Array(0);
@@ -107,6 +107,9 @@ export function classify(err: unknown, memory: WebAssembly.Memory | null, limits
     const n = near();
     if (n) return { kind: 'memory-limit', message: `${n} and exited with code ${err.code}` };
     return { kind: 'exit', message: `guest exited with code ${err.code}`, exitCode: err.code };
+  }
+  if (err instanceof RecordLimitExceeded) {
+    return { kind: 'record-limit', message: `guest wrote more than ${err.limit} records for one event (the record limit, limits.maxRecords); it was stopped there and nothing was written` };
   }
   if (err instanceof OutputLimitExceeded) {
     const which = err.stream === 'stderr' ? 'the stderr limit, maxStderr' : 'the output limit';

@@ -27,7 +27,16 @@ export interface Limits {
    * descriptors (decision 100).
    */
   maxOpenFiles?: number;
+  /**
+   * Records (non-blank stdout lines) one event may write (manifest `limits.maxRecords`); the guest is
+   * stopped at the first one past it, as 'record-limit'. No cap unless set: `featherweight run` has
+   * none; the app sets defaultMaxRecords (decision 234).
+   */
+  maxRecords?: number;
 }
+
+/** The app's record limit per event when the manifest sets none (decision 130). */
+export const defaultMaxRecords = 100_000;
 
 /** What V8 spends per funcref table element, rounded up (measured 28-55 B; decision 120). */
 export const TABLE_ELEMENT_BYTES = 64;

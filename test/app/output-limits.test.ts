@@ -36,10 +36,12 @@ test('row bomb: 16.7 M `{}` lines from a 1-byte event end in record-limit at onc
         answered++;
         await new Promise((r) => setTimeout(r, 20));
       }
-      assert.ok(answered >= 2, `/healthz answered ${answered} time(s) while the bomb ran (slowest ${slowest} ms)`);
+      // The guest is stopped at the 100,001st record as it writes (decision 234), so the event may end
+      // before a second probe; every probe made meanwhile answered.
+      assert.ok(answered >= 1, `/healthz answered ${answered} time(s) while the bomb ran (slowest ${slowest} ms)`);
       const [dl] = app.deadLetters.list({ component: 'c1' });
       assert.equal(dl!.error.kind, 'record-limit');
-      assert.match(dl!.reason, /^record-limit: guest wrote more than 100000 records for one event \(the record limit, limits\.maxRecords\)/);
+      assert.match(dl!.reason, /^record-limit: guest wrote more than 100000 records for one event \(the record limit, limits\.maxRecords\); it was stopped there/);
       assert.equal(dl!.event.attempt, 1, 'not retried: it can only repeat');
       assert.equal(c.state().counters.retried, 0);
       assert.equal((await c.sink.rows!({ limit: 1, offset: 0 })).total, 0, 'nothing of the event written');

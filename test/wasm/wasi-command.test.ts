@@ -168,3 +168,17 @@ test('many runs in a row leave no state behind', () => {
     assert.equal(dec(r.stdout), `n${i}`);
   }
 });
+
+test('maxRecords: the guest is stopped at the first non-blank stdout line past it; blank lines and a run without it are not counted', () => {
+  // three records, with blank and whitespace-only lines between them, split across writes by the echo guest's own buffering
+  const three = '{"n":1}\n\n  \t\n{"n":2}\r\n{"n":3}';
+  const ok = runWasiCommand(guest('echo'), { ...noInput, stdin: enc(three) }, { ...limits(), maxRecords: 3 });
+  expectOk(ok);
+  assert.equal(dec(ok.stdout), three);
+  const four = runWasiCommand(guest('echo'), { ...noInput, stdin: enc(`${three}\n{"n":4}\n{"n":5}\n`) }, { ...limits(), maxRecords: 3 });
+  expectError(four, 'record-limit', /guest wrote more than 3 records for one event \(the record limit, limits\.maxRecords\); it was stopped there/);
+  // without a record limit (featherweight run) any number of lines passes
+  const many = runWasiCommand(guest('echo'), { ...noInput, stdin: enc('x\n'.repeat(200_000)) }, limits());
+  expectOk(many);
+  echoStillWorks();
+});

@@ -23,6 +23,8 @@ export const exitCodes: Record<Exclude<GuestErrorKind, 'exit'>, number> = {
   trap: 134,
   'memory-limit': 137,
   'output-limit': 141,
+  // only an app sets a record limit (run and call set none); it is an output limit like stdout's
+  'record-limit': 141,
 };
 export const HOST_ERROR = 125;
 

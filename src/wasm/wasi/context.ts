@@ -13,6 +13,10 @@ export interface Ctx {
   outLen: { stdout: number; stderr: number };
   /** Cap on stdout and on stderr. */
   maxOut: { stdout: number; stderr: number };
+  /** Completed non-blank stdout lines allowed (Infinity: no cap); the counter and the open line's state. */
+  maxRecords: number;
+  records: number;
+  lineHasContent: boolean;
   /** Sees every write to stdout/stderr as it is made (the pool's board), beside the capture. */
   onOutput: ((stream: 'stdout' | 'stderr', bytes: Uint8Array) => void) | null;
   /**

@@ -22,11 +22,11 @@ import { GuestMemory } from './memory.js';
 import { grantedDirectory } from './path.js';
 import { pollCalls } from './poll.js';
 import { ProcExit, procCalls } from './proc.js';
-import { concat, OutputLimitExceeded } from './stdio.js';
+import { concat, OutputLimitExceeded, RecordLimitExceeded } from './stdio.js';
 
 export { E } from './errno.js';
 export { ProcExit } from './proc.js';
-export { OutputLimitExceeded } from './stdio.js';
+export { OutputLimitExceeded, RecordLimitExceeded } from './stdio.js';
 export { DEFAULT_MAX_OPEN_FILES } from './fd-table.js';
 
 export interface WasiOptions {
@@ -38,6 +38,8 @@ export interface WasiOptions {
   maxStdoutBytes: number;
   /** Cap on stderr; default maxStdoutBytes. */
   maxStderrBytes?: number;
+  /** Cap on stdout's completed non-blank lines (an event's NDJSON records); past it the run ends with RecordLimitExceeded. Default: none. */
+  maxRecords?: number;
   /** Called with every write to stdout/stderr as the guest makes it (the bytes are the guest's: copy to keep). */
   onOutput?: (stream: 'stdout' | 'stderr', bytes: Uint8Array) => void;
   preopens: DirGrant[];
@@ -77,6 +79,9 @@ export function createWasi(opts: WasiOptions): Wasi {
     outLen: { stdout: 0, stderr: 0 },
     maxOut: { stdout: opts.maxStdoutBytes, stderr: opts.maxStderrBytes ?? opts.maxStdoutBytes },
     onOutput: opts.onOutput ?? null,
+    maxRecords: opts.maxRecords ?? Infinity,
+    records: 0,
+    lineHasContent: false,
     times: null,
   };
 
@@ -92,7 +97,7 @@ export function createWasi(opts: WasiOptions): Wasi {
       try {
         return f(ctx, a, b, c, d, e, g, h, i, j);
       } catch (err) {
-        if (err instanceof ProcExit || err instanceof OutputLimitExceeded) throw err;
+        if (err instanceof ProcExit || err instanceof OutputLimitExceeded || err instanceof RecordLimitExceeded) throw err;
         return errnoOf(err);
       }
     };

@@ -6,7 +6,35 @@ export class OutputLimitExceeded {
   constructor(readonly stream: 'stdout' | 'stderr', readonly limit: number) {}
 }
 
+/** Thrown by fd_write when stdout's completed records (non-blank lines) pass the record cap. */
+export class RecordLimitExceeded {
+  constructor(readonly limit: number) {}
+}
+
+/**
+ * Counts stdout's completed non-blank lines (NDJSON records) as they are written, so a guest
+ * printing millions of `{}` lines is stopped at the record limit instead of after its whole output
+ * (decision 234). A line of ASCII whitespace only is blank, as the record parser skips it.
+ */
+function countRecords(ctx: Ctx, data: Uint8Array): void {
+  let content = ctx.lineHasContent;
+  let records = ctx.records;
+  for (let i = 0; i < data.length; i++) {
+    const b = data[i]!;
+    if (b === 10) {
+      if (content) records++;
+      content = false;
+    } else if (!content && b !== 32 && b !== 9 && b !== 13 && b !== 11 && b !== 12) {
+      content = true;
+    }
+  }
+  ctx.lineHasContent = content;
+  ctx.records = records;
+  if (records > ctx.maxRecords) throw new RecordLimitExceeded(ctx.maxRecords);
+}
+
 export function emit(ctx: Ctx, stream: 'stdout' | 'stderr', data: Uint8Array): void {
+  if (stream === 'stdout' && ctx.maxRecords !== Infinity) countRecords(ctx, data);
   const max = ctx.maxOut[stream];
   if (ctx.outLen[stream] + data.length > max) {
     const room = max - ctx.outLen[stream];
