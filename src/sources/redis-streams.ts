@@ -95,6 +95,7 @@ export function open(parsed: Config, opts: SourceOptions): Source {
   const mode = lagMode(parsed);
   const prefetch = Math.max(1, opts.prefetch);
   const maxDelayed = 16 * prefetch;
+  const refillAt = Math.min(prefetch - 1, Math.max(1, Math.floor(prefetch / 4))); // room >= 1 when reading
   // node-redis retries a connection forever by default, so a Redis that is down at start kept
   // `up` waiting with no error. Until a client has connected once it gives up after 3 tries (the
   // start fails, naming the address); after that it reconnects for as long as it takes.
@@ -229,10 +230,14 @@ export function open(parsed: Config, opts: SourceOptions): Source {
     let backoff = 100;
     while (!closed) {
       try {
-        // refill in batches: read again once half the window is free, not one entry per ack
+        // refill in batches: read again once three quarters of the window are free, not one entry
+        // per ack. Reading at half (the first version) made twice the reads of 32 entries; each read
+        // reply, parsed between two XACK replies, delays one of them; fewer larger reads ran as fast
+        // or up to 26% faster in interleaved runs (decision 240). The quarter still held covers a
+        // read's round trip.
         // nacked entries wait in local timers (Redis has no delayed redelivery); cap them so that a
         // failing handler cannot pull the whole stream into this process
-        while (!closed && (holding.size > Math.floor(prefetch / 2) || delayed.size >= maxDelayed)) await wait();
+        while (!closed && (holding.size > refillAt || delayed.size >= maxDelayed)) await wait();
         if (closed) break;
         const room = prefetch - holding.size;
         if (history) {
