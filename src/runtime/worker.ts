@@ -47,7 +47,7 @@ port.on('message', (msg: ToWorker) => {
     const startedAt = monoMs();
     const result =
       job.kind === 'command' && init.component
-        ? runComponentCommand(init.component, { stdin: job.stdin, env: job.env, args: job.args }, limits, init.grants)
+        ? runComponentCommand(init.component, { stdin: job.stdin, env: job.env, args: job.args }, limits, init.grants, onOutput)
         : job.kind === 'command'
         ? runWasiCommand(init.module, { stdin: job.stdin, env: job.env, args: job.args }, limits, init.grants, undefined, onOutput)
         : callExport(init.module, job.name, job.args, limits);

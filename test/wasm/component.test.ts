@@ -104,16 +104,16 @@ test('limits: stdin, stdout and memory caps apply to a component and its every c
 #include <stdlib.h>
 #include <string.h>
 int main(int argc, char **argv) {
-  if (argc > 1 && strcmp(argv[1], "spam") == 0) { for (int i = 0; i < 100000; i++) printf("0123456789\\n"); return 0; }
+  if (argc > 1 && strcmp(argv[1], "spam") == 0) { for (int i = 0; i < 100000; i++) printf("0123456789\\\n"); return 0; }
   if (argc > 1 && strcmp(argv[1], "grow") == 0) {
     long sum = 0;
     for (int i = 0; i < 1000; i++) {
       char *p = malloc(MiB_);
-      if (!p) { fprintf(stderr, "out of memory after %d MiB\\n", i); return 1; }
+      if (!p) { fprintf(stderr, "out of memory after %d MiB\\\n", i); return 1; }
       memset(p, i, MiB_);
       sum += p[i];
     }
-    printf("%ld\\n", sum);
+    printf("%ld\\\n", sum);
   }
   return 0;
 }
@@ -189,6 +189,38 @@ test('abi component runs on the replica pool like a wasi-command guest', async (
     const r = await pool.submit({ kind: 'command', stdin: enc('via pool'), env: { EVENT_ID: 'p1' }, args: [] });
     assert.ok(r.ok && 'stdout' in r, 'stdout' in r ? dec(r.stderr) : '');
     assert.equal('stdout' in r && dec(r.stdout), 'hello from C, event p1, 0 args\nfopen /etc/passwd: refused\nVIA POOL');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a component killed at its timeout keeps what it wrote (the board), and stderr has its own cap', async (t) => {
+  if (skipWithoutC(t)) return;
+  const { createPool } = await import('../../src/runtime/pool.js');
+  const image = loadComponent(await cComponent(`
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "bomb") == 0) { for (;;) fputs("spam spam spam spam spam spam\\n", stderr); }
+  printf("{\\"phase\\":1}\\n"); fflush(stdout);
+  fprintf(stderr, "about to hang\\n"); fflush(stderr);
+  for (volatile int i = 0;; i++) {}
+}
+`));
+  const pool = createPool({ module: image.modules[0]!, component: image, abi: 'wasi-command', limits: { ...limits(), timeoutMs: 500, maxStderrBytes: 4096 }, maxThreads: 1 });
+  try {
+    pool.setReplicas(1);
+    const hang = await pool.submit({ kind: 'command', stdin: enc(''), env: {}, args: [] });
+    assert.equal(hang.ok, false);
+    if (hang.ok) return;
+    assert.equal(hang.error.kind, 'timeout');
+    assert.equal(dec(hang.stderr), 'about to hang\n');
+    assert.equal(dec(hang.stdout), '{"phase":1}\n');
+    const bomb = await pool.submit({ kind: 'command', stdin: enc(''), env: {}, args: ['bomb'] });
+    assert.equal(bomb.ok, false);
+    if (bomb.ok) return;
+    assert.equal(bomb.error.kind, 'output-limit');
+    assert.match(bomb.error.message, /more than 4 KiB to stderr \(the stderr limit, maxStderr\)/);
   } finally {
     await pool.close();
   }

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { GuestErrorInfo } from '../../core/errors.js';
 import { compileModule, moduleMeta, MEMORY_IMPORT, type CompileOptions, type ModuleMeta } from '../compile.js';
-import type { Grants, Limits } from '../limits.js';
+import { stderrCap, type Grants, type Limits } from '../limits.js';
 import { formatBytes, type GuestRun } from '../result.js';
 import { ARGV0, stdinTooLarge, type CommandInput } from '../wasi-command.js';
 import { classify, makeMemory, releaseMemory } from '../instance.js';
@@ -304,7 +304,13 @@ function outbound(grants: Grants | undefined, limits: Limits): { outbound?: { ho
 }
 
 /** Runs wasi:cli/run#run once on a fresh instance. Never throws for anything the guest does. */
-export function runComponentCommand(image: ComponentImage, input: CommandInput, limits: Limits, grants?: Grants): GuestRun {
+export function runComponentCommand(
+  image: ComponentImage,
+  input: CommandInput,
+  limits: Limits,
+  grants?: Grants,
+  onOutput?: (stream: 'stdout' | 'stderr', bytes: Uint8Array) => void,
+): GuestRun {
   const tooLarge = stdinTooLarge(input, limits);
   if (tooLarge) return tooLarge;
   const run = findExport(image, 'wasi:cli/run', 'run');
@@ -314,7 +320,16 @@ export function runComponentCommand(image: ComponentImage, input: CommandInput, 
   const env = grants && Object.keys(grants.env).length > 0 ? { ...grants.env, ...input.env } : input.env;
   let host: WasiP2Host;
   try {
-    host = createWasiP2({ args: [ARGV0, ...input.args], env, stdin: input.stdin, maxStdoutBytes: limits.maxStdoutBytes, preopens: grants?.dirs ?? [], ...outbound(grants, limits) });
+    host = createWasiP2({
+      args: [ARGV0, ...input.args],
+      env,
+      stdin: input.stdin,
+      maxStdoutBytes: limits.maxStdoutBytes,
+      maxStderrBytes: stderrCap(limits),
+      ...(onOutput ? { onOutput } : {}),
+      preopens: grants?.dirs ?? [],
+      ...outbound(grants, limits),
+    });
   } catch (err) {
     return { ok: false, error: { kind: 'invalid-module', message: (err as Error).message }, stdout: empty, stderr: empty };
   }

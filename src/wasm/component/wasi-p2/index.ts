@@ -18,6 +18,10 @@ export interface WasiP2Options {
   env: Record<string, string>;
   stdin: Uint8Array;
   maxStdoutBytes: number;
+  /** Cap on stderr (limits.maxStderr); default maxStdoutBytes. */
+  maxStderrBytes?: number;
+  /** Sees every write to stdout/stderr as it is made (the pool's board), beside the capture. */
+  onOutput?: (stream: 'stdout' | 'stderr', bytes: Uint8Array) => void;
   preopens: DirGrant[];
   /** wasi:http/types for an incoming-handler call (the request, and where the response lands). */
   http?: { request: HttpRequestIn | null; state: HttpState };
@@ -44,8 +48,8 @@ const statics: HostFuncs = { 'wasi:sockets/instance-network#instance-network': (
  * the guest calls into wasi:http (or for an incoming-handler call).
  */
 export function createWasiP2(o: WasiP2Options): WasiP2Host {
-  const stdout = captureStream('stdout', o.maxStdoutBytes);
-  const stderr = captureStream('stderr', o.maxStdoutBytes);
+  const stdout = captureStream('stdout', o.maxStdoutBytes, o.onOutput);
+  const stderr = captureStream('stderr', o.maxStderrBytes ?? o.maxStdoutBytes, o.onOutput);
   const fsHost = filesystemFuncs(o.preopens);
   const cli = cliFuncs({ args: o.args, env: o.env, stdin: bytesInput(o.stdin), stdout, stderr });
   let http: HostFuncs | null = null;

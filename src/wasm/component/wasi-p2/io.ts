@@ -41,20 +41,30 @@ export function sleepUntil(deadline: bigint): void {
 }
 
 /** stdout/stderr capture with the output limit, as the preview1 shim does. */
-export function captureStream(stream: 'stdout' | 'stderr', max: number): OutputStream & { bytes(): Uint8Array } {
+export function captureStream(
+  stream: 'stdout' | 'stderr',
+  max: number,
+  onOutput?: (stream: 'stdout' | 'stderr', bytes: Uint8Array) => void,
+): OutputStream & { bytes(): Uint8Array } {
   const chunks: Uint8Array[] = [];
   let len = 0;
   return {
     write(data) {
       if (len + data.length > max) {
         const room = max - len;
-        if (room > 0) chunks.push(data.slice(0, room));
+        if (room > 0) {
+          const kept = data.slice(0, room);
+          chunks.push(kept);
+          onOutput?.(stream, kept);
+        }
         len = max;
         throw new OutputLimitExceeded(stream, max);
       }
       if (data.length === 0) return;
       chunks.push(data);
       len += data.length;
+      // the pool's board keeps a tail, so a killed guest's last writes reach its error (decision 230)
+      onOutput?.(stream, data);
     },
     bytes() {
       if (chunks.length === 1) return chunks[0]!;
