@@ -8,7 +8,7 @@ import { createScaleLoop, describeDecision, type ScaleLoop, type ScalerState, ty
 import { sources } from '../sources/index.js';
 import { sinks } from '../sinks/index.js';
 import type { DeadLetters } from '../sources/dead-letters.js';
-import { startDispatcher, type Dispatcher, type Outcome } from './dispatcher.js';
+import { startDispatcher, writeAhead, type Dispatcher, type Outcome } from './dispatcher.js';
 import type { ComponentSpec } from './manifest.js';
 import { resolveScaling } from './scaling.js';
 import { guestFromBytes, moduleBytes } from './module.js';
@@ -128,7 +128,8 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
   const source = sources[spec.trigger.type]!.create(spec.trigger.metadata, {
     component: spec.name,
     dataDir: ctx.dataDir,
-    prefetch: scaling.maxReplicaCount,
+    // every replica's running event plus the ones settling behind it (the dispatcher's writeAhead)
+    prefetch: scaling.maxReplicaCount * (1 + writeAhead),
     ...(spec.module !== undefined ? { maxEventBytes: spec.limits.maxStdinBytes } : {}),
   });
   const sinkEntry = sinks[spec.sink.type]!;

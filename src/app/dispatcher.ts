@@ -43,6 +43,12 @@ export interface Dispatcher {
  * that can only repeat (isPermanent: input, output or record limit, invalid module, unusable
  * output), which is dead-lettered at once.
  */
+/**
+ * Events per replica that may be settling (rows committing, ack being written) beside the one its
+ * guest runs. The source's prefetch must cover them, or it holds the next event back (decision 232).
+ */
+export const writeAhead = 2;
+
 export function startDispatcher(deps: DispatcherDeps): Dispatcher {
   const { spec, source, sink, pool, deadLetters, log, onOutcome } = deps;
   const abort = new AbortController();
@@ -52,7 +58,6 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
   // (both group-committed, decision 232), so the next event may start meanwhile; those writes are
   // bounded separately (writeAhead per replica), so a slow sink still holds the intake back.
   let running = 0;
-  const writeAhead = 2;
   // Host failures (pool closed at shutdown, a thread that failed to start) per event id: the guest
   // never ran, so they are nacked without using up its attempts. Kept here because a broker counts
   // deliveries itself; bounded, since a redelivery may go to another process and never come back.
