@@ -87,6 +87,10 @@ export function open(m: Config, opts: SourceOptions): Source {
   let ctx: SourceContext | undefined;
   let closed = false;
 
+  const settledNow = Promise.resolve();
+  // the session once its subscription is confirmed: next() then skips awaiting begin()
+  let ready: { subscribed: Promise<void>; pending: boolean } | undefined;
+
   const deliver = (packet: IPublishPacket, attempt: number, g: number, id: string, enqueuedAt: number) => {
     const props = (packet.properties?.userProperties ?? {}) as Record<string, string | string[]>;
     const headers: Record<string, string> = {};
@@ -116,12 +120,14 @@ export function open(m: Config, opts: SourceOptions): Source {
     };
     held.delivery = {
       event,
-      ack: async () => {
+      ack: () => {
         if (settleOnce()) puback();
+        return settledNow;
       },
       // nothing to hand back to the broker: the message is done for good
-      reject: async (_reason: string) => {
+      reject: (_reason: string) => {
         if (settleOnce()) puback();
+        return settledNow;
       },
       nack: async (delayMs: number) => {
         if (!settleOnce()) return;
@@ -211,6 +217,7 @@ export function open(m: Config, opts: SourceOptions): Source {
   // running consumer's client id.
   const fail = () => {
     session = undefined;
+    ready = undefined;
     client?.end(true);
   };
   const begin = () =>
@@ -236,8 +243,9 @@ export function open(m: Config, opts: SourceOptions): Source {
     },
     async next(signal: AbortSignal) {
       if (closed) return null;
-      const sub = await begin();
+      const sub = ready ?? (await begin());
       if (!sub.pending) {
+        ready = sub;
         const h = await inbox.next(signal);
         return h ? h.delivery : null;
       }
