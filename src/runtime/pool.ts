@@ -43,9 +43,10 @@ export interface PoolOptions {
   /** An idle thread above the target count stops after this long. Default 30 s. */
   idleThreadMs?: number;
   /**
-   * A thread is replaced (replacement started first) after running this many jobs; 0 = never. Bounds
-   * the Wasm memories a thread's lagging GC keeps reserved (~10 GiB of address space each); see
-   * docs/decisions/010-replica-pool.md. Default max(100, floor(6000 / maxThreads)).
+   * A thread is replaced (replacement started first) after running this many jobs; 0 = never.
+   * Default: after it created max(100, floor(6000 / maxThreads)) Wasm memories instead, which is what
+   * a thread's lagging GC keeps reserved (~10 GiB of address space each); jobs whose memory was
+   * reused cost none (docs/decisions/010-replica-pool.md).
    */
   recycleAfterJobs?: number;
   /** The host-wide thread budget: a job runs only while this pool holds one of its slots (decision 122). */
@@ -117,6 +118,8 @@ interface Thread {
   /** Ran its share of jobs: serves on only until a replacement is ready. */
   retiring: boolean;
   jobsRun: number;
+  /** Wasm memories the thread has created (its last done message says). */
+  memories: number;
   /** The jobs posted to it and not yet settled, in the order it runs them (decision 231). */
   batch: Running[];
   /** Which of them runs since when, and its output so far (board.ts). */
@@ -160,7 +163,8 @@ export function createPool(opts: PoolOptions): Pool {
   const maxThreads = opts.maxThreads ?? os.availableParallelism();
   const warmThreads = Math.min(opts.warmThreads ?? 1, maxThreads);
   const idleThreadMs = opts.idleThreadMs ?? 30_000;
-  const recycleAfter = opts.recycleAfterJobs ?? Math.max(100, Math.floor(ADDRESS_SPACE_BUDGET / maxThreads));
+  const recycleAfterJobs = opts.recycleAfterJobs;
+  const recycleAfterMemories = Math.max(100, Math.floor(ADDRESS_SPACE_BUDGET / maxThreads));
   if (!Number.isInteger(maxThreads) || maxThreads < 1) throw new Error(`maxThreads must be an integer >= 1, got ${maxThreads}`);
   if (!Number.isInteger(warmThreads) || warmThreads < 0) throw new Error(`warmThreads must be an integer >= 0, got ${warmThreads}`);
   // A module whose tables (at their capped maximum) leave no room for its initial memory can never run.
@@ -229,7 +233,7 @@ export function createPool(opts: PoolOptions): Pool {
     const exited = new Promise<void>((r) => (resolveExit = r));
     const board = createBoardMemory();
     const worker = new Worker(workerBootScript, { eval: true, workerData: { ...init, board } satisfies WorkerInit });
-    const t: Thread = { worker, threadId: worker.threadId, state: 'starting', stopping: false, retiring: false, jobsRun: 0, batch: [], board: new Board(board), demoted: 0, exited };
+    const t: Thread = { worker, threadId: worker.threadId, state: 'starting', stopping: false, retiring: false, jobsRun: 0, memories: 0, batch: [], board: new Board(board), demoted: 0, exited };
     threads.add(t);
     if (waitingThread.length === 0) worker.unref();
     worker.on('message', (msg: FromWorker) => {
@@ -448,13 +452,15 @@ export function createPool(opts: PoolOptions): Pool {
   }
 
   function onDone(t: Thread, msg: Extract<FromWorker, { type: 'done' }>): void {
+    t.memories = msg.memories;
     take(t, t.board.takeResults());
     take(t, msg.results);
     if (t.stopping || t.batch.length > 0 || t.state !== 'busy') return;
     endBatch(t);
     // Retire into a fresh isolate: whatever V8 kept (uncollected memories, code) goes with it. The
     // replacement starts now (ensureThreads counts this one out) and takes over once ready.
-    if (recycleAfter > 0 && t.jobsRun >= recycleAfter && !t.retiring && !closed) t.retiring = true;
+    const due = recycleAfterJobs !== undefined ? recycleAfterJobs > 0 && t.jobsRun >= recycleAfterJobs : t.memories >= recycleAfterMemories;
+    if (due && !t.retiring && !closed) t.retiring = true;
     becomeIdle(t, false);
   }
 

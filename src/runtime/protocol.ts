@@ -28,4 +28,5 @@ export interface JobDone {
 export type FromWorker =
   | { type: 'ready'; tid?: number }
   /** New results are on the board; `results` holds those too large for it. The last message of a batch has `last`. */
-  | { type: 'done'; results: JobDone[]; last: boolean };
+  /** `memories`: Wasm memories the thread has created so far (the pool recycles it after enough). */
+  | { type: 'done'; results: JobDone[]; last: boolean; memories: number };

@@ -9,6 +9,7 @@ import { Board, monoMs } from './board.js';
 
 const tid = lowerThreadPriority();
 import { runComponentCommand } from '../wasm/component/index.js';
+import { memoriesCreated } from '../wasm/instance.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -57,13 +58,13 @@ port.on('message', (msg: ToWorker) => {
     if (!board.putResult(done)) {
       // Too large for the board: by message, before the next job can start (and hang).
       board.end();
-      port.postMessage({ type: 'done', results: [done], last } satisfies FromWorker, transferables([done]));
+      port.postMessage({ type: 'done', results: [done], last, memories: memoriesCreated() } satisfies FromWorker, transferables([done]));
       told = end;
       continue;
     }
     board.end();
     if (last || end - told >= FLUSH_MS) {
-      port.postMessage({ type: 'done', results: [], last } satisfies FromWorker);
+      port.postMessage({ type: 'done', results: [], last, memories: memoriesCreated() } satisfies FromWorker);
       told = end;
     }
   }

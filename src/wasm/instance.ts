@@ -36,6 +36,15 @@ export function wasiNames(): Set<string> {
  */
 const memoryPool = new Map<string, WebAssembly.Memory[]>();
 const POOL_PER_KEY = 4;
+let created = 0;
+
+/**
+ * Memories this thread has created (not taken from the pool): each reserved ~10 GiB of address space
+ * that only GC gives back, so the pool recycles a thread after so many (decision 010).
+ */
+export function memoriesCreated(): number {
+  return created;
+}
 
 /** Pages the host lets the memory grow to: the declared maximum, capped by the limit. */
 function maximumPages(m: MemoryMeta, limits: Limits): number {
@@ -63,7 +72,9 @@ export function makeMemory(meta: ModuleMeta, limits: Limits): { memory: WebAssem
   }
   try {
     const desc = m.shared ? { initial: m.initial, maximum, shared: true } : { initial: m.initial, maximum };
-    return { memory: new WebAssembly.Memory(desc), error: null };
+    const memory = new WebAssembly.Memory(desc);
+    created++;
+    return { memory, error: null };
   } catch (err) {
     // V8 could not reserve address space: too many live instances in this process.
     return { memory: null, error: { kind: 'memory-limit', message: `host could not reserve memory for the guest: ${(err as Error).message}` } };

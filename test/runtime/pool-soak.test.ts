@@ -67,3 +67,31 @@ test('100,000 sequential events through one replica keep RSS, threads and reserv
     await pool.close();
   }
 });
+
+test('by default a thread is recycled after creating ~6,000 memories, not after ~6,000 jobs: jobs whose memory is reused cost nothing', async () => {
+  const grows = compileModule(await watBytes(`(module (memory (export "memory") 1)
+    (func (export "_start") (drop (memory.grow (i32.const 1)))))`)).module;
+  const steady = compileModule(await watBytes(`(module (memory (export "memory") 1)
+    (func (export "_start")))`)).module;
+  const stdin = new Uint8Array(0);
+  const run = async (module: WebAssembly.Module, n: number) => {
+    const pool = createPool({ module, abi: 'wasi-command', limits: defaultLimits, maxThreads: 1, warmThreads: 1 });
+    try {
+      pool.setReplicas(4);
+      await pool.ready();
+      // 4 in flight so jobs go in batches, as under a dispatcher
+      for (let i = 0; i < n; i += 4) {
+        const rs = await Promise.all([0, 1, 2, 3].map(() => pool.submit({ kind: 'command', stdin, env: {}, args: [] })));
+        for (const r of rs) if (!r.ok) assert.fail(JSON.stringify(r.error));
+      }
+      return pool.stats();
+    } finally {
+      await pool.close();
+    }
+  };
+  // maxThreads 1: the budget is 6,000 memories for the thread.
+  const reused = await run(steady, 8_000);
+  assert.equal(reused.threadStarts, 1, 'memories that did not grow are reused: no reason to recycle');
+  const fresh = await run(grows, 8_000);
+  assert.ok(fresh.threadStarts >= 2, `a new memory per event: recycled (${fresh.threadStarts} thread starts)`);
+});
