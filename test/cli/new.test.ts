@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot, runCli, spawnCli } from '../helpers/cli.js';
+import { repoRoot, runCli, upAndPost } from '../helpers/cli.js';
 import { scaffold, type Language } from '../../src/cli/commands/new.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fw-new-'));
@@ -12,46 +12,6 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fw-new-'));
 const buildEnv = { ...process.env, PATH: `${path.join(repoRoot, 'node_modules/.bin')}${path.delimiter}${process.env.PATH}` };
 
 /** Starts `featherweight up` in `dir`, waits for its URL, posts `body`, and waits for its rows. */
-async function upAndPost(dir: string, name: string, body: string): Promise<Array<Record<string, unknown>>> {
-  const child = spawnCli(['up', path.join(dir, 'featherweight.yaml'), '--listen', '127.0.0.1:0']);
-  const closed = new Promise((r) => child.once('close', r));
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)".*featherweight is up/.exec(out);
-        if (m) {
-          clearInterval(timer);
-          resolve(m[1]!);
-        }
-      }, 100);
-      child.once('exit', (code) => {
-        clearInterval(timer);
-        reject(new Error(`featherweight up exited with ${code}: ${err || out}`));
-      });
-      setTimeout(() => {
-        clearInterval(timer);
-        reject(new Error(`featherweight up did not come up: ${err || out}`));
-      }, 30_000);
-    });
-    const res = await fetch(`${url}/v1/components/${name}/events`, { method: 'POST', body });
-    assert.equal(res.status, 202, await res.clone().text());
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const rows = (await (await fetch(`${url}/v1/components/${name}/rows?limit=10`)).json()) as { total: number; rows: Array<Record<string, unknown>> };
-      if (rows.total > 0) return rows.rows;
-      if (Date.now() > deadline) throw new Error(`no rows after the event: ${err || out}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await closed;
-  }
-}
-
 test('new --lang assemblyscript: builds, validates and runs under featherweight up', { timeout: 300_000 }, async () => {
   const parent = tmp();
   const dir = path.join(parent, 'hello-lines');

@@ -10,7 +10,7 @@ import pino from 'pino';
 import { parseManifest } from '../../src/app/manifest.js';
 import { startApp } from '../../src/app/app.js';
 import { startServer } from '../../src/server/server.js';
-import { repoRoot, spawnCli } from '../helpers/cli.js';
+import { repoRoot, startUp } from '../helpers/cli.js';
 import { quietLog, tempDir } from '../app/helpers.js';
 import { request } from '../http-wasm/helpers.js';
 import { buildCached } from './component-guests.js';
@@ -114,31 +114,14 @@ test('featherweight up serves a wasi:http component from the manifest (abi: comp
     '    limits: { maxMemory: 128MiB }',
     '',
   ].join('\n'));
-  const child = spawnCli(['up', path.join(dir, 'featherweight.yaml'), '--listen', '127.0.0.1:0']);
-  const closed = new Promise((r) => child.once('close', r));
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  const up = await startUp([path.join(dir, 'featherweight.yaml'), '--listen', '127.0.0.1:0']);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)".*featherweight is up/.exec(out);
-        if (m) {
-          clearInterval(timer);
-          resolve(m[1]!);
-        }
-      }, 100);
-      child.once('exit', (code) => {
-        clearInterval(timer);
-        reject(new Error(`featherweight up exited with ${code}: ${out}`));
-      });
-    });
+    const url = up.url;
     const r = await request(`${url}/v1/components/web/http/from/up`, { method: 'PUT', body: 'hey' });
     assert.equal(r.status, 200, r.body);
     assert.match(r.body, /^put \/from\/up \[[^\]]*\] 3:hey$/);
   } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await closed;
+    await up.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

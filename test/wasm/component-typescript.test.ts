@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot, runCli, spawnCli } from '../helpers/cli.js';
+import { repoRoot, runCli, upAndPost } from '../helpers/cli.js';
 import { buildCached } from './component-guests.js';
 
 // The TypeScript scaffold end to end: `featherweight new --lang typescript`, the README's build
@@ -26,46 +26,6 @@ function templateHash(): string {
   };
   walk(templateDir);
   return h.digest('hex').slice(0, 24);
-}
-
-async function upAndPost(dir: string, name: string, body: string): Promise<Array<Record<string, unknown>>> {
-  const child = spawnCli(['up', path.join(dir, 'featherweight.yaml'), '--listen', '127.0.0.1:0']);
-  const closed = new Promise((r) => child.once('close', r));
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)".*featherweight is up/.exec(out);
-        if (m) {
-          clearInterval(timer);
-          resolve(m[1]!);
-        }
-      }, 100);
-      child.once('exit', (code) => {
-        clearInterval(timer);
-        reject(new Error(`featherweight up exited with ${code}: ${err || out}`));
-      });
-      setTimeout(() => {
-        clearInterval(timer);
-        reject(new Error(`featherweight up did not come up: ${err || out}`));
-      }, 60_000);
-    });
-    const res = await fetch(`${url}/v1/components/${name}/events`, { method: 'POST', body });
-    assert.equal(res.status, 202, await res.clone().text());
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const rows = (await (await fetch(`${url}/v1/components/${name}/rows?limit=10`)).json()) as { total: number; rows: Array<Record<string, unknown>> };
-      if (rows.total > 0) return rows.rows;
-      if (Date.now() > deadline) throw new Error(`no rows after the event: ${err || out}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await closed;
-  }
 }
 
 test('new --lang typescript: the README build makes a component that featherweight up runs into rows', { timeout: 900_000 }, async () => {
