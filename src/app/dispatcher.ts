@@ -35,6 +35,12 @@ export interface Dispatcher {
 }
 
 /**
+ * Events per replica that may be settling (rows committing, ack being written) beside the one its
+ * guest runs. The source's prefetch must cover them, or it holds the next event back (decision 232).
+ */
+export const writeAhead = 2;
+
+/**
  * Moves events from the source to the pool and their output to the sink. It asks the source for
  * an event only while fewer than `replicas` guests are running (and fewer than 3 × replicas events
  * are unsettled, their rows and acks committing), so the backlog stays in the source (where the
@@ -43,12 +49,6 @@ export interface Dispatcher {
  * that can only repeat (isPermanent: input, output or record limit, invalid module, unusable
  * output), which is dead-lettered at once.
  */
-/**
- * Events per replica that may be settling (rows committing, ack being written) beside the one its
- * guest runs. The source's prefetch must cover them, or it holds the next event back (decision 232).
- */
-export const writeAhead = 2;
-
 export function startDispatcher(deps: DispatcherDeps): Dispatcher {
   const { spec, source, sink, pool, deadLetters, log, onOutcome } = deps;
   const abort = new AbortController();
