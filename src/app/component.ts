@@ -16,6 +16,7 @@ import { commandProblem } from '../wasm/wasi-command.js';
 import { readMetricsFor } from './metric-readers.js';
 import { createCounters, type ComponentCounters, type LatencySummary } from './stats.js';
 import { defaultMaxRecords } from '../wasm/limits.js';
+import { forgetCompiled } from '../wasm/compile.js';
 
 export interface ComponentState {
   name: string;
@@ -246,7 +247,11 @@ export async function startComponent(spec: ComponentSpec, ctx: ComponentContext)
           await next.close();
           throw new Error(`component ${spec.name} is stopping`);
         }
-        const drained = (pool as SwappablePool).swap(next).catch((err: Error) => log.warn({ err: err.message }, 'the old module\'s pool did not close cleanly'));
+        const replaced = moduleDigest;
+        const drained = (pool as SwappablePool)
+          .swap(next)
+          .catch((err: Error) => log.warn({ err: err.message }, 'the old module\'s pool did not close cleanly'))
+          .finally(() => forgetCompiled(replaced));
         moduleDigest = digest;
         log.info({ digest: digest.slice(0, 12) }, 'module swapped: new events run the new module, events in flight finish on the old one');
         return { swapped: true, digest, drained };

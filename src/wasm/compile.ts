@@ -111,6 +111,15 @@ export function compileModule(bytes: Uint8Array, opts: CompileOptions = {}): { m
   return entry;
 }
 
+/**
+ * Drops the compiled module of `digest` from the cache (every table cap), e.g. once `up --watch`
+ * swapped it out, so a long watch session does not keep every version it built. Holders of the
+ * module keep it; a later compile of the same bytes compiles again.
+ */
+export function forgetCompiled(digest: string): void {
+  for (const key of [...cache.keys()]) if (key.startsWith(`${digest}/`)) cache.delete(key);
+}
+
 /** Bytes reserved for the module's tables at their (capped) maximum; they count against maxMemoryBytes. */
 export function tableReserveBytes(meta: ModuleMeta): number {
   return (meta.tables ?? []).reduce((n, t) => n + t.maximum * TABLE_ELEMENT_BYTES, 0);

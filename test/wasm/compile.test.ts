@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { GuestError } from '../../src/core/errors.js';
+import { forgetCompiled } from '../../src/wasm/compile.js';
 import { compileModule, defaultLimits, instanceLimits, loadModule, moduleMeta, tableReserveBytes, TABLE_ELEMENT_BYTES } from '../../src/wasm/index.js';
 import { guestPath } from './guests.js';
 
@@ -130,4 +131,14 @@ test('tables count against maxMemory: the memory may grow only to what they leav
   // No tables: limits untouched.
   const plain = moduleMeta(compileModule(await tableWat('(module (memory 1))')).module);
   assert.equal(instanceLimits(plain, defaultLimits).limits, defaultLimits);
+});
+
+test('forgetCompiled drops a digest from the compile cache (up --watch does it for a swapped-out module)', async () => {
+  const bytes = await tableWat('(module (func (export "f")))');
+  const a = compileModule(bytes);
+  assert.equal(compileModule(bytes).module, a.module, 'cached by digest');
+  forgetCompiled(a.digest);
+  const b = compileModule(bytes);
+  assert.notEqual(b.module, a.module, 'compiled again after forgetCompiled');
+  assert.equal(b.digest, a.digest);
 });
