@@ -11,23 +11,9 @@ import { startHttpProxy } from '../../src/server/http-proxy.js';
 import { loadModule } from '../../src/wasm/compile.js';
 import { repoRoot } from '../helpers/cli.js';
 import { guest, quietLog, tempDir } from '../app/helpers.js';
-import { captureLog, request, startUpstream } from './helpers.js';
+import { answersThroughout, captureLog, request, startUpstream } from './helpers.js';
 
 const hang = path.join(repoRoot, 'guests/build/hostile/http-hang.wasm');
-
-/** Polls `url` until `done` settles; every poll must answer 200. Returns how many answered. */
-async function answersThroughout(url: string, done: Promise<unknown>): Promise<number> {
-  let finished = false;
-  void done.finally(() => (finished = true));
-  let answered = 0;
-  while (!finished) {
-    const r = await request(url);
-    assert.equal(r.status, 200, `${url} answered ${r.status} while the guest hung`);
-    answered++;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return answered;
-}
 
 test('server: a hung http-wasm handler gets 504 at limits.timeout; /healthz and another handler answer meanwhile', async () => {
   const dir = tempDir();

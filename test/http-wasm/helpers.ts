@@ -1,4 +1,5 @@
 /** Shared by the http-wasm tests: guest builds, a capturing logger, a test upstream and an HTTP client. */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -111,4 +112,18 @@ export async function deadPort(): Promise<number> {
   const { port } = s.address() as AddressInfo;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/** Polls `url` until `done` settles (a hung handler's request); every poll must answer 200. Returns how many answered. */
+export async function answersThroughout(url: string, done: Promise<unknown>): Promise<number> {
+  let finished = false;
+  void done.finally(() => (finished = true));
+  let answered = 0;
+  while (!finished) {
+    const r = await request(url);
+    assert.equal(r.status, 200, `${url} answered ${r.status} while a handler hung`);
+    answered++;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return answered;
 }

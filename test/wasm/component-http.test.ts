@@ -12,27 +12,13 @@ import { startApp } from '../../src/app/app.js';
 import { startServer } from '../../src/server/server.js';
 import { repoRoot, startUp } from '../helpers/cli.js';
 import { quietLog, tempDir } from '../app/helpers.js';
-import { request } from '../http-wasm/helpers.js';
+import { answersThroughout, request } from '../http-wasm/helpers.js';
 import { buildCached } from './component-guests.js';
 
 function httpComponent(dir: string): string {
   const file = path.join(dir, 'http-ts.wasm');
   fs.writeFileSync(file, buildCached(path.join(repoRoot, 'test/wasm/fixtures/http-ts'), 'build/http-ts.wasm'));
   return file;
-}
-
-/** Polls `url` until `done` settles; every poll must answer 200. Returns how many answered. */
-async function answersThroughout(url: string, done: Promise<unknown>): Promise<number> {
-  let finished = false;
-  void done.finally(() => (finished = true));
-  let answered = 0;
-  while (!finished) {
-    const r = await request(url);
-    assert.equal(r.status, 200, `${url} answered ${r.status} while the component hung`);
-    answered++;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return answered;
 }
 
 function capturingLog() {
