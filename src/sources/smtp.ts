@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { Transform, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { BodyTooLarge, createMimeThread, MimeThreadFailed, type Spooled } from './smtp-mime.js';
@@ -170,34 +170,27 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
     const held: Buffer[] = [];
     let file: string | undefined;
     let out: ReturnType<typeof createWriteStream> | undefined;
-    const cap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
         const room = maxSize - length;
         length += chunk.length;
         const kept = room >= chunk.length ? chunk : room > 0 ? chunk.subarray(0, room) : undefined;
         if (!kept) return cb();
-        if (file === undefined && length <= inMemoryMail) {
+        if (!out && length <= inMemoryMail) {
           held.push(kept);
           return cb();
         }
-        if (file === undefined) {
+        let data = kept;
+        if (!out) {
           mkdirSync(spoolDir, { recursive: true });
           file = path.join(spoolDir, `${randomUUID()}.eml`);
           out = createWriteStream(file);
-          out.on('error', (err) => cap.destroy(err));
-          const first = Buffer.concat(held);
+          out.on('error', (err) => sink.destroy(err));
+          data = Buffer.concat([...held, kept]);
           held.length = 0;
-          cb(null, Buffer.concat([first, kept]));
-          return;
         }
-        cb(null, kept);
-      },
-    });
-    // The transform only emits once a mail is spooled; until then nothing flows to the file.
-    const sinkStream = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        if (!out!.write(chunk)) out!.once('drain', cb);
-        else cb();
+        if (out.write(data)) cb();
+        else out.once('drain', () => cb());
       },
       final(cb) {
         if (!out) return cb();
@@ -209,7 +202,7 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
       },
     });
     try {
-      await pipeline(stream, cap, sinkStream);
+      await pipeline(stream, sink);
     } catch (err) {
       if (file !== undefined) rmSync(file, { force: true });
       throw err;
