@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createWasi, runWasiCommand, type Grants } from '../../src/wasm/index.js';
 import { dec, guest, limits, noInput } from './guests.js';
+import { fdsUnder } from '../helpers/fds.js';
 
 const ENOENT = 44, EBADF = 8, EROFS = 69, ENOTCAPABLE = 76, EFAULT = 21, ENOTSOCK = 57;
 
@@ -151,10 +152,10 @@ test('a bad result pointer fails before anything is opened or created (EFAULT, n
   withDir((dir) => {
     const { w, s, wasi } = shim(dir, true);
     const n = s(100, 'made.txt');
-    const fdsBefore = readdirSync('/proc/self/fd').length;
+    const fdsBefore = fdsUnder(dir);
     assert.equal(w.path_open!(3, 1, 100, n, 1 /* O_CREAT */, 64n, 0n, 0, 65536), EFAULT);
     assert.equal(existsSync(path.join(dir, 'made.txt')), false);
-    assert.equal(readdirSync('/proc/self/fd').length, fdsBefore);
+    assert.equal(fdsUnder(dir), fdsBefore);
     // reading stdin with a bad count pointer consumes nothing: the next good read gets the bytes
     const withStdin = createWasi({ args: ['g'], env: {}, stdin: new TextEncoder().encode('abc'), maxStdoutBytes: 100, preopens: [] });
     const m2 = new WebAssembly.Memory({ initial: 1 });
