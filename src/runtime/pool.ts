@@ -419,7 +419,9 @@ export function createPool(opts: PoolOptions): Pool {
 
   function settle(p: Pending, result: GuestRun | ExportCall, meta: JobMeta): void {
     counters.completed++;
-    p.resolve({ ...result, ...meta } as JobResult);
+    // The result is this pool's own copy (from the board or a message): extended in place, not spread
+    // into a new object, which cost ~10 µs per event in the e2e profile.
+    p.resolve(Object.assign(result, meta) as JobResult);
   }
 
   function finish(t: Thread, r: Running, result: GuestRun | ExportCall, durationUs: number, startedAt: number): void {

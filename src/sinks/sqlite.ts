@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { z } from 'zod';
 import type { RowsQuery, Sink, SinkPlugin, SinkRecord } from '../core/sink.js';
 import { parseOrThrow } from '../core/validation.js';
+import { checkpointInBackground } from '../core/wal-checkpoint.js';
 import {
   checkColumnBudget, checkIdentifier, tableField, defaultMaxColumns, defaultTableName, eventColumns, kindOf, page, quoteIdent, writeSlice, yieldToLoop,
 } from './table.js';
@@ -65,6 +66,7 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
   const t = quoteIdent(table);
   const maxColumns = c.maxColumns ?? defaultMaxColumns;
   let db: Database.Database | null = null;
+  let releaseCheckpoint: (() => void) | null = null;
   /** lower-cased name -> the column's name (SQLite column names are case-insensitive). */
   let columns = new Map<string, string>();
   const inserts = new Map<string, Database.Statement>();
@@ -152,6 +154,7 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
       d.pragma('journal_mode = WAL');
       d.pragma('synchronous = NORMAL');
       d.pragma('busy_timeout = 5000');
+      releaseCheckpoint = checkpointInBackground(d, file);
       d.exec(`CREATE TABLE IF NOT EXISTS ${t} (
         event_id TEXT NOT NULL,
         record_index INTEGER NOT NULL,
@@ -255,6 +258,8 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
     },
     async close() {
       flushBatch();
+      releaseCheckpoint?.();
+      releaseCheckpoint = null;
       db?.close();
       db = null;
       inserts.clear();

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { FwEvent } from '../../core/event.js';
+import { checkpointInBackground } from '../../core/wal-checkpoint.js';
 
 /**
  * The embedded queue: one SQLite file (<dataDir>/queue.db) holding every queue of the data dir in
@@ -42,6 +43,13 @@ export interface Store {
   file: string;
   db: Database.Database;
   refs: number;
+  /**
+   * Checkpoints off this thread from now on (decision 235): what a consumer's store does; a one-shot
+   * `queue send` keeps SQLite's own, and starts no thread.
+   */
+  checkpointInBackground(): void;
+  /** Set once checkpointInBackground() ran: called before the connection closes. */
+  releaseCheckpoint: (() => void) | null;
   /** next() callers waiting for rows on a queue. */
   waiters: Map<string, Set<() => void>>;
   /** Sources to notify (scaler push) when rows appear on their queue. */
@@ -183,6 +191,10 @@ export function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Stor
     refs: 1,
     waiters: new Map(),
     watchers: new Map(),
+    checkpointInBackground() {
+      if (!this.releaseCheckpoint) this.releaseCheckpoint = checkpointInBackground(db, file);
+    },
+    releaseCheckpoint: null,
     insert(queue, e, now) {
       const attempt = e.attempt !== undefined ? Math.max(0, e.attempt - 1) : 0;
       const body = Buffer.isBuffer(e.body) ? e.body : Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength);
@@ -257,6 +269,7 @@ export function releaseStore(store: Store): void {
   store.flush();
   if (store.pollTimer) clearInterval(store.pollTimer);
   stores.delete(store.file);
+  store.releaseCheckpoint?.();
   store.db.close();
 }
 
