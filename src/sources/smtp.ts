@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { BodyTooLarge, createMimeThread, MimeThreadFailed, type Spooled } from './smtp-mime.js';
 import { z } from 'zod';
@@ -202,12 +201,36 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
       },
     });
     try {
-      await pipeline(stream, sink);
+      await pipeInto(stream, sink);
     } catch (err) {
       if (file !== undefined) rmSync(file, { force: true });
       throw err;
     }
     return file !== undefined ? { length, file } : { length, chunks: held };
+  }
+
+  /**
+   * stream.pipe(sink), settled when the sink has finished or either side failed. Not
+   * stream/promises' pipeline(): it aborts an AbortController of its own at the end of every mail,
+   * and the DOMException that makes (a stack trace each) plus its signal plumbing were ~150 µs of
+   * the main thread per mail in the SMTP e2e profile.
+   */
+  function pipeInto(stream: SMTPServerDataStream, sink: Writable): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: Error | null) => {
+        stream.off('error', done);
+        sink.off('error', done);
+        sink.off('finish', done);
+        if (!err) return resolve();
+        stream.unpipe(sink);
+        sink.destroy();
+        reject(err);
+      };
+      stream.on('error', done);
+      sink.on('error', done);
+      sink.on('finish', done);
+      stream.pipe(sink);
+    });
   }
 
   async function onData(stream: SMTPServerDataStream, session: SMTPServerSession, log: { error(o: object, msg?: string): void }): Promise<string> {
