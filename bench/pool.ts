@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -55,6 +56,8 @@ export async function run(): Promise<void> {
     pool.setReplicas(1);
     for (let i = 0; i < 50; i++) check(await pool.submit(job)); // let V8 tier up both sides
     const warm: number[] = [];
+    const waits: number[] = [];
+    const runs: number[] = [];
     let cold = 0;
     for (let i = 0; i < trials; i++) {
       pool.setReplicas(0);
@@ -63,10 +66,31 @@ export async function run(): Promise<void> {
       pool.setReplicas(1);
       const r = await pool.submit(job);
       warm.push((performance.now() - t0) * 1000);
+      waits.push(r.waitUs);
+      runs.push(r.durationUs);
       check(r);
       if (r.coldStart) cold++;
     }
     await pool.close();
+
+    // The floor's thread part on this machine, in this run: a bare worker that echoes a message,
+    // after the same 2 ms idle (both threads asleep, as the pool's are).
+    const bare: number[] = [];
+    {
+      const echo = new Worker(`require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage(m));`, { eval: true });
+      const rtt = () =>
+        new Promise<number>((resolve) => {
+          const t0 = performance.now();
+          echo.once('message', () => resolve((performance.now() - t0) * 1000));
+          echo.postMessage(1);
+        });
+      for (let i = 0; i < 50; i++) await rtt();
+      for (let i = 0; i < trials; i++) {
+        await new Promise((r) => setTimeout(r, 2));
+        bare.push(await rtt());
+      }
+      await echo.terminate();
+    }
 
     // 2. Cold worker thread: a new pool with no warm thread, first event.
     const thread: number[] = [];
@@ -100,10 +124,13 @@ process.stdout.write(r.stdout); process.exitCode = r.ok ? 0 : 1;`;
     }
 
     const w = stats(warm);
+    const b = stats(bare);
     const t = stats(thread);
     const c = stats(child);
     console.log(`scale from zero, first event submit-to-result (echo guest, node ${process.version}, ${os.availableParallelism()} cores, load average ${os.loadavg()[0]!.toFixed(1)})`);
     console.log(`  warm thread, replicas 0->1   p50 ${ms(w.p50)}  p99 ${ms(w.p99)}  (${trials} trials, ${cold} cold)  goal <= 0.1 ms p50: ${w.p50 <= 100 ? 'met' : 'NOT met'}`);
+    console.log(`    of which: submit to start on the thread p50 ${ms(stats(waits).p50)}, the run there p50 ${ms(stats(runs).p50)}`);
+    console.log(`  bare worker round trip after the same idle   p50 ${ms(b.p50)}  p99 ${ms(b.p99)}  (no guest, no pool: the machine's floor)  warm/bare ${(w.p50 / b.p50).toFixed(1)}x`);
     console.log(`  cold worker thread           p50 ${ms(t.p50)}  p99 ${ms(t.p99)}  (${coldTrials} trials)  ratio ${(t.p50 / w.p50).toFixed(0)}x`);
     console.log(`  cold node child process      p50 ${ms(c.p50)}  p99 ${ms(c.p99)}  (${coldTrials} trials)  ratio ${(c.p50 / w.p50).toFixed(0)}x`);
   }
