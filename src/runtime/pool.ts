@@ -145,6 +145,12 @@ const ADDRESS_SPACE_BUDGET = 6000;
  * is bounded so that one thread does not hoard what a thread freed a moment later could run.
  */
 const DEFAULT_MAX_BATCH = 32;
+/**
+ * Guest time one batch should hold, judged from the jobs' recent run times: short jobs go many to a
+ * message (one round trip for all of them), long ones are shared among the threads as before, so
+ * that no job waits long behind another's batch while a thread is free a moment later.
+ */
+const BATCH_BUDGET_US = 1000;
 
 export function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
@@ -188,6 +194,8 @@ export function createPool(opts: PoolOptions): Pool {
   let inFlight = 0;
   /** Threads with a batch: the jobs executing right now, one per such thread. */
   let busyThreads = 0;
+  /** Moving average of the jobs' run times on their threads, in µs (0 before the first). */
+  let recentJobUs = 0;
   let drained: (() => void) | undefined;
   // Jobs running longer than DEMOTE_AFTER_MS drop to the lowest CPU priority, so short jobs (of this
   // component and the others) keep their latency beside a runaway (decision 122).
@@ -219,12 +227,17 @@ export function createPool(opts: PoolOptions): Pool {
   /**
    * Jobs a free thread takes: an even share of the waiting ones among all the threads that run jobs,
    * busy ones included. A thread that frees up a moment later then still finds its share: one thread
-   * running every job in turn while the others idle halves the CPU a loaded machine gives us.
+   * running every job in turn while the others idle halves the CPU a loaded machine gives us. Short
+   * jobs are the exception: up to BATCH_BUDGET_US of them go together (decision 231).
    */
   const batchSize = () => {
     let serving = 0;
     for (const t of threads) if (!t.stopping) serving++;
-    return Math.min(maxBatch, Math.ceil(waitingThread.length / Math.max(1, serving)));
+    const even = Math.ceil(waitingThread.length / Math.max(1, serving));
+    // Measured on the threads, preemption included: on a loaded machine jobs look longer and the
+    // batches fall back to the even share.
+    const byTime = recentJobUs > 0 ? Math.floor(BATCH_BUDGET_US / recentJobUs) : 1;
+    return Math.min(maxBatch, waitingThread.length, Math.max(even, byTime));
   };
 
   function spawn(): void {
@@ -426,6 +439,7 @@ export function createPool(opts: PoolOptions): Pool {
 
   function finish(t: Thread, r: Running, result: GuestRun | ExportCall, durationUs: number, startedAt: number): void {
     inFlight--;
+    recentJobUs = recentJobUs === 0 ? durationUs : recentJobUs * 0.9 + durationUs * 0.1;
     // The wait ends when the job starts on its thread (after the jobs before it in its batch).
     settle(r, result, { durationUs, waitUs: Math.max(0, Math.round((startedAt - r.submittedAt) * 1000)), coldStart: r.coldStart, threadId: t.threadId });
     if (closed && inFlight === 0) drained?.();
