@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { FwEvent } from '../../core/event.js';
-import { checkpointInBackground } from '../../core/wal-checkpoint.js';
+import { checkpointInBackground, type BackgroundCheckpoint } from '../../core/wal-checkpoint.js';
 
 /**
  * The embedded queue: one SQLite file (<dataDir>/queue.db) holding every queue of the data dir in
@@ -48,8 +48,8 @@ export interface Store {
    * `queue send` keeps SQLite's own, and starts no thread.
    */
   checkpointInBackground(): void;
-  /** Set once checkpointInBackground() ran: called before the connection closes. */
-  releaseCheckpoint: (() => void) | null;
+  /** Set once checkpointInBackground() ran. */
+  checkpoints: BackgroundCheckpoint | null;
   /** next() callers waiting for rows on a queue. */
   waiters: Map<string, Set<() => void>>;
   /** Sources to notify (scaler push) when rows appear on their queue. */
@@ -174,6 +174,7 @@ export function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Stor
         }
       }
       commit.run();
+      store.checkpoints?.committed();
     } catch (err) {
       if (db.inTransaction) rollback.run();
       for (const p of ops) p.reject(err);
@@ -192,9 +193,9 @@ export function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Stor
     waiters: new Map(),
     watchers: new Map(),
     checkpointInBackground() {
-      if (!this.releaseCheckpoint) this.releaseCheckpoint = checkpointInBackground(db, file);
+      this.checkpoints ??= checkpointInBackground(db, file);
     },
-    releaseCheckpoint: null,
+    checkpoints: null,
     insert(queue, e, now) {
       const attempt = e.attempt !== undefined ? Math.max(0, e.attempt - 1) : 0;
       const body = Buffer.isBuffer(e.body) ? e.body : Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength);
@@ -269,7 +270,7 @@ export function releaseStore(store: Store): void {
   store.flush();
   if (store.pollTimer) clearInterval(store.pollTimer);
   stores.delete(store.file);
-  store.releaseCheckpoint?.();
+  store.checkpoints?.release();
   store.db.close();
 }
 
