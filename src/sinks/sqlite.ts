@@ -4,7 +4,6 @@ import Database from 'better-sqlite3';
 import { z } from 'zod';
 import type { RowsQuery, Sink, SinkPlugin, SinkRecord } from '../core/sink.js';
 import { parseOrThrow } from '../core/validation.js';
-import { checkpointInBackground, type BackgroundCheckpoint } from '../core/wal-checkpoint.js';
 import {
   checkColumnBudget, checkIdentifier, tableField, defaultMaxColumns, defaultTableName, eventColumns, kindOf, page, quoteIdent, writeSlice, yieldToLoop,
 } from './table.js';
@@ -66,7 +65,6 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
   const t = quoteIdent(table);
   const maxColumns = c.maxColumns ?? defaultMaxColumns;
   let db: Database.Database | null = null;
-  let checkpoints: BackgroundCheckpoint | null = null;
   /** lower-cased name -> the column's name (SQLite column names are case-insensitive). */
   let columns = new Map<string, string>();
   const inserts = new Map<string, Database.Statement>();
@@ -128,14 +126,12 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
     }
     try {
       batchTx!(b);
-      checkpoints?.committed();
       for (const p of b) p.resolve();
     } catch {
       forgetRolledBack(db);
       for (const p of b) {
         try {
           writeTx!(p.eventId, p.records, 0, p.records.length);
-          checkpoints?.committed();
           p.resolve();
         } catch (err) {
           forgetRolledBack(db);
@@ -156,7 +152,6 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
       d.pragma('journal_mode = WAL');
       d.pragma('synchronous = NORMAL');
       d.pragma('busy_timeout = 5000');
-      checkpoints = checkpointInBackground(d, file);
       d.exec(`CREATE TABLE IF NOT EXISTS ${t} (
         event_id TEXT NOT NULL,
         record_index INTEGER NOT NULL,
@@ -234,7 +229,6 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
         }
         try {
           writeTx!(eventId, records, from, Math.min(records.length, from + writeSlice));
-          checkpoints?.committed();
         } catch (err) {
           forgetRolledBack(d);
           throw err;
@@ -261,8 +255,6 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
     },
     async close() {
       flushBatch();
-      checkpoints?.release();
-      checkpoints = null;
       db?.close();
       db = null;
       inserts.clear();

@@ -145,7 +145,6 @@ export function createEmbeddedQueue(dataDir: string, o: EmbeddedQueueOptions, ty
       if (store) return;
       ctx = c;
       store = openStore(dataDir, o.pollIntervalMs);
-      store.checkpointInBackground();
       store.registerQueue(queue);
       addTo(store.watchers, queue, notify);
       // A backlog left by a previous run is lag the scaler should see at once.

@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { FwEvent } from '../../core/event.js';
-import { checkpointInBackground, type BackgroundCheckpoint } from '../../core/wal-checkpoint.js';
 
 /**
  * The embedded queue: one SQLite file (<dataDir>/queue.db) holding every queue of the data dir in
@@ -43,13 +42,6 @@ export interface Store {
   file: string;
   db: Database.Database;
   refs: number;
-  /**
-   * Checkpoints off this thread from now on (decision 235): what a consumer's store does; a one-shot
-   * `queue send` keeps SQLite's own, and starts no thread.
-   */
-  checkpointInBackground(): void;
-  /** Set once checkpointInBackground() ran. */
-  checkpoints: BackgroundCheckpoint | null;
   /** next() callers waiting for rows on a queue. */
   waiters: Map<string, Set<() => void>>;
   /** Sources to notify (scaler push) when rows appear on their queue. */
@@ -174,7 +166,6 @@ export function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Stor
         }
       }
       commit.run();
-      store.checkpoints?.committed();
     } catch (err) {
       if (db.inTransaction) rollback.run();
       for (const p of ops) p.reject(err);
@@ -192,10 +183,6 @@ export function openStore(dataDir: string, pollMs = defaultPollIntervalMs): Stor
     refs: 1,
     waiters: new Map(),
     watchers: new Map(),
-    checkpointInBackground() {
-      this.checkpoints ??= checkpointInBackground(db, file);
-    },
-    checkpoints: null,
     insert(queue, e, now) {
       const attempt = e.attempt !== undefined ? Math.max(0, e.attempt - 1) : 0;
       const body = Buffer.isBuffer(e.body) ? e.body : Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength);
@@ -270,7 +257,6 @@ export function releaseStore(store: Store): void {
   store.flush();
   if (store.pollTimer) clearInterval(store.pollTimer);
   stores.delete(store.file);
-  store.checkpoints?.release();
   store.db.close();
 }
 
