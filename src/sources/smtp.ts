@@ -221,6 +221,9 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
         stream.off('error', done);
         sink.off('error', done);
         sink.off('finish', done);
+        // A late error (the connection dropping after the mail was read) must not become an
+        // unhandled 'error' event that ends the host; the mail's fate is already decided.
+        stream.on('error', () => {});
         if (!err) return resolve();
         stream.unpipe(sink);
         sink.destroy();
