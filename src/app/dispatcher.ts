@@ -5,7 +5,8 @@ import { isPermanent, RecordError, type FailureInfo } from '../core/errors.js';
 import type { Pool } from '../runtime/pool.js';
 import { eventEnv } from '../wasm/wasi-command.js';
 import type { DeadLetters } from '../sources/dead-letters.js';
-import { defaultMaxRecords, parseRecords, tail } from './records.js';
+import { parseRecords, tail } from './records.js';
+import { defaultMaxRecords } from '../wasm/limits.js';
 import type { ComponentSpec } from './manifest.js';
 
 export type { FailureInfo };

@@ -1,18 +1,9 @@
 import type { SinkRecord } from '../core/sink.js';
+import { defaultMaxRecords } from '../wasm/limits.js';
 
 export type ParsedRecords =
   | { ok: true; records: SinkRecord[] }
   | { ok: false; kind: 'output' | 'record-limit'; message: string };
-
-/**
- * 100,000 rows is a 4 MB text file at 40 bytes a line, far above what one mail or message yields,
- * and small enough that parsing and committing them costs the event loop slices of milliseconds,
- * not seconds (decision 130). The guest is stopped at the limit as it writes (wasm/wasi/stdio.ts);
- * the parse checks it again for output that did not come through that count.
- */
-import { defaultMaxRecords } from '../wasm/limits.js';
-
-export { defaultMaxRecords };
 
 /** Lines parsed between two yields to the event loop. */
 const parseSlice = 2_000;

@@ -6,10 +6,10 @@ import { callExport, instanceLimits, moduleMeta, runWasiCommand } from '../wasm/
 import type { FromWorker, JobDone, ToWorker, WorkerInit } from './protocol.js';
 import { lowerThreadPriority } from './priority.js';
 import { Board, monoMs } from './board.js';
-
-const tid = lowerThreadPriority();
 import { runComponentCommand } from '../wasm/component/index.js';
 import { memoriesCreated } from '../wasm/instance.js';
+
+const tid = lowerThreadPriority();
 
 const init = workerData as WorkerInit;
 const port = parentPort!;

@@ -35,7 +35,13 @@ export interface Limits {
   maxRecords?: number;
 }
 
-/** The app's record limit per event when the manifest sets none (decision 130). */
+/**
+ * The app's record limit per event when the manifest sets none. 100,000 rows is a 4 MB text file at
+ * 40 bytes a line, far above what one mail or message yields, and small enough that parsing and
+ * committing them costs the event loop slices of milliseconds, not seconds (decision 130). The guest
+ * is stopped at the limit as it writes (wasi/stdio.ts); the app's parse checks it again for output
+ * that did not come through that count.
+ */
 export const defaultMaxRecords = 100_000;
 
 /** What V8 spends per funcref table element, rounded up (measured 28-55 B; decision 120). */
