@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Delivery, Source } from '../core/source.js';
 import type { Sink } from '../core/sink.js';
-import { isPermanent, RecordError, type FailureInfo } from '../core/errors.js';
+import { isPermanent, PreparationError, RecordError, type FailureInfo } from '../core/errors.js';
 import type { Pool } from '../runtime/pool.js';
 import { eventEnv } from '../wasm/wasi-command.js';
 import type { DeadLetters } from '../sources/dead-letters.js';
@@ -73,8 +73,17 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
   };
 
   const handle = async (d: Delivery): Promise<void> => {
-    if (deps.forward) return forwardOne(d, deps.forward);
-    const ev = d.event;
+    let ev = d.event;
+    // Before a replica is taken: a mail waits for its MIME parse without holding one (decision 250).
+    if (source.prepare) {
+      try {
+        ev = await source.prepare(d.event);
+      } catch (err) {
+        if (err instanceof PreparationError) return fail(d, err.failure, '', false);
+        return hostFailure(d, `preparing the event: ${(err as Error).message}`);
+      }
+    }
+    if (deps.forward) return forwardOne(d, ev, deps.forward);
     // Checked here as well as in the guest runtime so the body never travels to a thread, and so
     // the failure has its own kind: the same body can never fit, however often it is retried.
     if (ev.body.byteLength > spec.limits.maxStdinBytes) {
@@ -114,11 +123,11 @@ export function startDispatcher(deps: DispatcherDeps): Dispatcher {
   };
 
   // The event itself is the output: acked once the broker confirmed it, nacked like a sink failure.
-  const forwardOne = async (d: Delivery, forward: (event: Delivery['event']) => Promise<void>): Promise<void> => {
+  const forwardOne = async (d: Delivery, ev: Delivery['event'], forward: (event: Delivery['event']) => Promise<void>): Promise<void> => {
     const started = performance.now();
     running++; // a forwarder's replicas are its concurrent publishes
     try {
-      await forward(d.event);
+      await forward(ev);
     } catch (err) {
       return fail(d, { kind: 'sink', message: `sink ${sink.type}: ${(err as Error).message}` }, '', false);
     } finally {

@@ -32,12 +32,13 @@ export class GuestError extends Error implements GuestErrorInfo {
 
 /**
  * Failures around a guest run that are ours rather than the guest's: `input-limit` (the event body
- * is above the component's maxStdin, checked before any thread sees it), `output` (output the sink
+ * is above the component's maxStdin, checked before any thread sees it), `input` (the event as stored
+ * cannot become the event its handler sees, e.g. a mail that is not MIME), `output` (output the sink
  * cannot store: not NDJSON, a key that is not an identifier, a table past its column cap), `sink`
  * (the sink failed to commit), `host`. (`record-limit`, more records than maxRecords, is a guest
  * failure: the guest is stopped as it writes the first record past the limit.)
  */
-export type HostFailureKind = 'input-limit' | 'output' | 'sink' | 'host';
+export type HostFailureKind = 'input-limit' | 'input' | 'output' | 'sink' | 'host';
 
 /** Why an event did not complete: a guest failure, or a failure of ours around it. */
 export type FailureInfo = GuestErrorInfo | { kind: HostFailureKind; message: string };
@@ -48,7 +49,7 @@ export type FailureInfo = GuestErrorInfo | { kind: HostFailureKind; message: str
  * (decision 131). Traps, exits, timeouts and memory limits stay retryable: a guest may depend on
  * granted files, env or the clock, and a timeout may come from a loaded host.
  */
-const permanentKinds: ReadonlySet<string> = new Set(['invalid-module', 'output-limit', 'input-limit', 'record-limit', 'output']);
+const permanentKinds: ReadonlySet<string> = new Set(['invalid-module', 'output-limit', 'input-limit', 'input', 'record-limit', 'output']);
 
 export function isPermanent(failure: { kind: string }): boolean {
   return permanentKinds.has(failure.kind);
@@ -62,5 +63,19 @@ export class RecordError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'RecordError';
+  }
+}
+
+/**
+ * Thrown by a source's prepare() for an event that can never become the one its handler sees (a
+ * stored mail that is not MIME, or whose event is above maxStdin): the dispatcher dead-letters the
+ * event as stored, on its first attempt. Any other error from prepare() is the host's: redelivered.
+ */
+export class PreparationError extends Error {
+  readonly failure: { kind: 'input' | 'input-limit'; message: string };
+  constructor(kind: 'input' | 'input-limit', message: string) {
+    super(message);
+    this.name = 'PreparationError';
+    this.failure = { kind, message };
   }
 }

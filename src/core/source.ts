@@ -48,6 +48,14 @@ export interface Source {
    * component can drain what it holds before it stops; close() follows.
    */
   stopAccepting?(): Promise<void>;
+  /**
+   * Turns an event as the source stored it into the one its handler sees, after the delivery and
+   * before the guest (or the forward) gets it; absent when they are the same. The smtp source stores
+   * the mail as received and parses its MIME here, off the SMTP connection's critical path (decision
+   * 250). Throws PreparationError for an event that can never be prepared (dead-lettered as stored);
+   * any other error is the host's and the event is redelivered.
+   */
+  prepare?(event: FwEvent): Promise<FwEvent>;
   /** Put an event (back) on the source, e.g. `dlq retry` or `queue send`. */
   publish(event: Omit<FwEvent, 'attempt' | 'enqueuedAt'> & Partial<Pick<FwEvent, 'attempt' | 'enqueuedAt'>>): Promise<void>;
   close(): Promise<void>;

@@ -6,9 +6,9 @@ import { MailParser, type AddressObject, type AttachmentStream, type MessageText
  * MIME → the mail event's JSON body, on a thread of its own (decision 233). mailparser costs about
  * ten times what smtp-server itself spends on a small mail; on the main thread it capped SMTP
  * intake at a third of a bare smtp-server and competed with the dispatcher and the sinks. The SMTP
- * source posts each mail (its bytes, or its spool file when large) here and gets the body back
- * before it commits the event and answers 250, so a mail's fate is still decided at DATA time
- * (552 when its event would pass maxStdin, 554 when it is not MIME).
+ * source posts a mail here (its bytes, or its spool file when large) either before its 250, when
+ * the event might not fit maxStdin (552 then, 554 when it is not MIME), or, for a small mail stored
+ * as received, when the event is delivered (its prepare(), decision 250).
  */
 
 /** A mail's DATA: in memory when small, else the spool file it was written to. */

@@ -6,6 +6,8 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import { BodyTooLarge, createMimeThread, MimeThreadFailed, type Spooled } from './smtp-mime.js';
 import { z } from 'zod';
 import type { SourceFactory, SourceOptions } from '../core/source.js';
+import type { FwEvent } from '../core/event.js';
+import { PreparationError } from '../core/errors.js';
 import { parseHostPort } from '../core/address.js';
 import { parseSize } from '../core/units.js';
 import { configOrThrow, parseWith, type ParseContext, type Parsed } from '../core/validation.js';
@@ -16,6 +18,11 @@ import { checkQueueKeys, createEmbeddedQueue, queueTrigger, newEventId, queueMet
  * queue. The event is committed to queue.db before the 250 reply, so a mail the client saw accepted
  * is never lost; a failed write answers 451 (try again later) and the client keeps the mail.
  * smtp-server's `size` only advertises the limit: the DATA stream's sizeExceeded decides (552).
+ *
+ * A mail held in memory whose event certainly fits the component's maxStdin is committed as
+ * received (a `message/rfc822` event) and its MIME is parsed when it is delivered, by prepare(), so
+ * the client's next mail does not wait for the parser (decision 250). Any other mail is parsed before
+ * the 250, so the 552 (its event would be too large) is still given at DATA.
  *
  * Memory stays bounded whatever the clients do (decision 132): at most `maxClients` connections
  * (smtp-server answers 421 past it); DATA past 256 KiB is spooled to a file under <dataDir>/smtp-spool,
@@ -44,6 +51,20 @@ export const defaultMaxClients = 32;
 const inMemoryMail = 256 * 1024;
 /** Spooled mails turned into event bodies at once: each may hold up to maxStdin in memory. */
 const parallelParses = 2;
+
+/** Marks an event stored as the mail it was (parsed at delivery); its envelope rides along as JSON. */
+export const rawMailType = 'message/rfc822';
+
+/**
+ * Bytes the event body of a mail of `rawBytes` can at most take, envelope aside: every part of the
+ * body comes from the mail's bytes, and none grows more than 6x (a control character in a header or
+ * text becomes a 6-byte JSON escape; a byte of a single-byte charset becomes at most 3 bytes of UTF-8,
+ * base64 takes 4 for 3), so 16x leaves room for each attachment's JSON keys. Mails under this bound
+ * skip the parse before 250: their event cannot be refused for its size.
+ */
+export function eventBodyBound(rawBytes: number, envelope: { mailFrom: string; rcptTo: string[] }): number {
+  return 16 * rawBytes + 2 * Buffer.byteLength(JSON.stringify(envelope)) + 1024;
+}
 
 export interface SmtpSource extends EmbeddedSource {
   /** The bound address once started (port 0 in `listen` picks a free one). */
@@ -122,6 +143,11 @@ export interface SmtpConfig {
   maxSize: number;
   maxClients: number;
   users: Map<string, string> | null;
+}
+
+/** The mail event's headers (its env for the guest: EVENT_HEADER_FROM, ...). */
+function mailHeaders(built: { from: string | null; messageId: string | null; subject: string | null }, rcptTo: string[]): Record<string, string> {
+  return { from: built.from ?? '', to: rcptTo.join(', '), messageId: built.messageId ?? '', subject: built.subject ?? '' };
 }
 
 function smtpError(code: number, message: string): Error {
@@ -252,11 +278,23 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
       if (stream.sizeExceeded || length > maxSize) {
         throw smtpError(552, `5.3.4 Message size exceeds the limit of ${maxSize} bytes; nothing was stored`);
       }
+      const envelope = { mailFrom: session.envelope.mailFrom ? (session.envelope.mailFrom as SMTPServerAddress).address : '', rcptTo: session.envelope.rcptTo.map((r) => r.address) };
+      if (mail.chunks !== undefined && eventBodyBound(length, envelope) <= maxEventBytes) {
+        const id = newEventId();
+        const raw = mail.chunks.length === 1 ? mail.chunks[0]! : Buffer.concat(mail.chunks);
+        await publishOr451(log, {
+          id,
+          source: 'smtp',
+          subject: envelope.rcptTo[0] ?? '',
+          headers: { 'content-type': rawMailType, envelope: JSON.stringify(envelope) },
+          body: raw,
+        });
+        return id;
+      }
       // Small mails are held whole anyway (at most maxClients of them); only spooled ones wait for a slot.
       const parseSlot = mail.file !== undefined ? withParseSlot : <T>(f: () => Promise<T>) => f();
       const built = await parseSlot(async () => {
         try {
-          const envelope = { mailFrom: session.envelope.mailFrom ? (session.envelope.mailFrom as SMTPServerAddress).address : '', rcptTo: session.envelope.rcptTo.map((r) => r.address) };
           return await mime.build(mail!, envelope, maxEventBytes);
         } catch (err) {
           if (err instanceof MimeThreadFailed) {
@@ -271,28 +309,52 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
       });
       const body = Buffer.concat(built.chunks);
       built.chunks.length = 0;
-      const to = session.envelope.rcptTo.map((r) => r.address);
       const id = newEventId();
-      try {
-        await q.publish({
-          id,
-          source: 'smtp',
-          subject: to[0] ?? '',
-          headers: { from: built.from ?? '', to: to.join(', '), messageId: built.messageId ?? '', subject: built.subject ?? '' },
-          body,
-        });
-      } catch (err) {
-        log.error({ err, queue: q.queue }, 'smtp: could not write an accepted mail to the queue');
-        throw smtpError(451, '4.3.0 Temporary failure writing the message to the queue; try again later');
-      }
+      await publishOr451(log, { id, source: 'smtp', subject: envelope.rcptTo[0] ?? '', headers: mailHeaders(built, envelope.rcptTo), body });
       return id;
     } finally {
       if (mail?.file !== undefined) rmSync(mail.file, { force: true });
     }
   }
 
+  async function publishOr451(log: { error(o: object, msg?: string): void }, e: Parameters<typeof q.publish>[0]): Promise<void> {
+    try {
+      await q.publish(e);
+    } catch (err) {
+      log.error({ err, queue: q.queue }, 'smtp: could not write an accepted mail to the queue');
+      throw smtpError(451, '4.3.0 Temporary failure writing the message to the queue; try again later');
+    }
+  }
+
+  /** A stored mail -> its mail event; any other event (already parsed, or sent by `queue send`) as it is. */
+  async function prepare(event: FwEvent): Promise<FwEvent> {
+    if (event.headers['content-type'] !== rawMailType) return event;
+    let envelope: { mailFrom: string; rcptTo: string[] };
+    try {
+      const e = JSON.parse(event.headers.envelope ?? '') as { mailFrom?: unknown; rcptTo?: unknown };
+      if (typeof e.mailFrom !== 'string' || !Array.isArray(e.rcptTo) || !e.rcptTo.every((r) => typeof r === 'string')) throw new Error('not { mailFrom, rcptTo }');
+      envelope = { mailFrom: e.mailFrom, rcptTo: e.rcptTo as string[] };
+    } catch (err) {
+      throw new PreparationError('input', `stored mail ${event.id} has no usable envelope header (${(err as Error).message}); it cannot become a mail event`);
+    }
+    const raw = Buffer.from(event.body.buffer, event.body.byteOffset, event.body.byteLength);
+    let built;
+    try {
+      built = await mime.build({ length: raw.length, chunks: [raw] }, envelope, maxEventBytes);
+    } catch (err) {
+      if (err instanceof MimeThreadFailed) throw err; // the host's: redelivered
+      if (err instanceof BodyTooLarge) {
+        throw new PreparationError('input-limit', `mail ${event.id} becomes an event larger than the ${maxEventBytes} bytes its handler accepts (limits.maxStdin of component ${opts.component})`);
+      }
+      throw new PreparationError('input', `mail ${event.id} could not be parsed as MIME (${(err as Error).message})`);
+    }
+    const body = built.chunks.length === 1 ? built.chunks[0]! : Buffer.concat(built.chunks);
+    return { ...event, headers: mailHeaders(built, envelope.rcptTo), body };
+  }
+
   const source: SmtpSource = {
     ...q,
+    prepare,
     address: () => bound,
     async stopAccepting() {
       draining = true;

@@ -44,3 +44,31 @@ test('smtp -> mail-lines -> sqlite: latin-1 café and CR-only lines arrive as UT
   });
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('a stored mail that cannot become its event is dead-lettered as stored, on its first attempt, and the next one runs', async () => {
+  const dir = tempDir();
+  const manifest = oneComponent(dir, {
+    module: guest('mail-lines'),
+    limits: { maxMemory: '16MiB', maxStdin: '64KiB', timeout: '10s' },
+    trigger: { type: 'smtp', metadata: { listen: '127.0.0.1:0' } },
+  });
+  await withApp(manifest, async (app) => {
+    const c = app.components.get('c1')!;
+    const envelope = JSON.stringify({ mailFrom: 'a@x.test', rcptTo: ['b@x.test'] });
+    const mail = (name: string, content: string) =>
+      Buffer.from(`From: a@x.test\r\nSubject: ${name}\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; name=${name}.txt\r\nContent-Disposition: attachment; filename=${name}.txt\r\n\r\n${content}\r\n--b--\r\n`);
+    // As `dlq retry` would put them back: one too large for maxStdin once parsed, then a good one.
+    await c.source.publish({ id: 'big', source: 'smtp', subject: 'b@x.test', headers: { 'content-type': 'message/rfc822', envelope }, body: mail('big', 'y'.repeat(70_000)) });
+    await c.source.publish({ id: 'ok', source: 'smtp', subject: 'b@x.test', headers: { 'content-type': 'message/rfc822', envelope }, body: mail('ok', 'first\nsecond') });
+    await waitUntil('the good mail processed and the big one dead-lettered', () => c.state().counters.processed === 1 && app.deadLetters.count('c1') === 1);
+    const [dl] = app.deadLetters.list({ component: 'c1' });
+    assert.equal(dl!.event.id, 'big');
+    assert.equal(dl!.error.kind, 'input-limit');
+    assert.match(dl!.reason, /mail big becomes an event larger than the 65536 bytes its handler accepts/);
+    assert.equal(dl!.event.headers['content-type'], 'message/rfc822', 'kept as the mail it was');
+    assert.equal(dl!.event.attempt, 1);
+    const { rows } = await c.sink.rows!({ limit: 10, offset: 0 });
+    assert.deepEqual(rows.map((r) => [r.file, r.text]).sort(), [['ok.txt', 'first'], ['ok.txt', 'second']]);
+  });
+  fs.rmSync(dir, { recursive: true, force: true });
+});

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import nodemailer from 'nodemailer';
-import { create, type SmtpSource, type MailEventBody } from '../../src/sources/smtp.js';
+import { create, eventBodyBound, rawMailType, type SmtpSource, type MailEventBody } from '../../src/sources/smtp.js';
+import { PreparationError } from '../../src/core/errors.js';
 import { openQueue } from '../../src/sources/embedded/index.js';
 
 const quiet = { notify() {}, log: { info() {}, warn() {}, error() {} } };
@@ -31,7 +32,9 @@ async function drain(src: SmtpSource, n: number): Promise<{ body: MailEventBody;
   for (let i = 0; i < n; i++) {
     const d = await src.next(sig);
     assert.ok(d);
-    out.push({ body: JSON.parse(Buffer.from(d.event.body).toString()) as MailEventBody, headers: d.event.headers, subject: d.event.subject, source: d.event.source });
+    // What the dispatcher does before the guest: a mail stored as received is parsed here.
+    const ev = await src.prepare!(d.event);
+    out.push({ body: JSON.parse(Buffer.from(ev.body).toString()) as MailEventBody, headers: ev.headers, subject: ev.subject, source: ev.source });
     await d.ack();
   }
   return out;
@@ -334,4 +337,49 @@ test('12 parallel 1 MiB mails wait their turn in the spool and are all accepted 
   // Past 256 KiB a mail goes through a spool file; each is removed once its event is committed.
   assert.ok(fs.existsSync(path.join(dir, 'smtp-spool')), 'large mails were spooled');
   assert.deepEqual(fs.readdirSync(path.join(dir, 'smtp-spool')), []);
+});
+
+test('a small mail is committed as received and parsed when it is delivered; a large one or one near maxStdin is parsed before 250', async (t) => {
+  const { src, port } = await startSmtp(t, {}, 64 * 1024);
+  const tx = transport(port);
+  t.after(() => tx.close());
+  const sig = new AbortController().signal;
+  await tx.sendMail({ from: 'Ann <ann@featherweight.test>', to: 'b@featherweight.test, c@featherweight.test', subject: 'raw', text: 'hi', attachments: [{ filename: 'a.txt', content: 'one\ntwo' }] });
+  const d = (await src.next(sig))!;
+  assert.equal(d.event.headers['content-type'], rawMailType, 'stored as the mail it was');
+  assert.deepEqual(JSON.parse(d.event.headers.envelope!), { mailFrom: 'ann@featherweight.test', rcptTo: ['b@featherweight.test', 'c@featherweight.test'] });
+  assert.match(Buffer.from(d.event.body).toString(), /^[\s\S]*Subject: raw\r\n[\s\S]*--[\s\S]*/);
+  assert.equal(d.event.subject, 'b@featherweight.test');
+  const ev = await src.prepare!(d.event);
+  assert.equal(ev.id, d.event.id);
+  assert.deepEqual(ev.headers, { from: 'ann@featherweight.test', to: 'b@featherweight.test, c@featherweight.test', messageId: ev.headers.messageId, subject: 'raw' });
+  assert.match(ev.headers.messageId!, /^<.+@.+>$/);
+  const body = JSON.parse(Buffer.from(ev.body).toString()) as MailEventBody;
+  assert.deepEqual([body.subject, body.text?.trim(), body.to], ['raw', 'hi', ['b@featherweight.test', 'c@featherweight.test']]);
+  assert.equal(Buffer.from(body.attachments[0]!.content, 'base64').toString(), 'one\ntwo');
+  await d.ack();
+  // 5 KB of text: its event could pass 64 KiB only by the bound, so it is parsed before the 250.
+  const near = 'z'.repeat(5000);
+  assert.ok(eventBodyBound(near.length, { mailFrom: 'a', rcptTo: ['b'] }) > 64 * 1024);
+  await tx.sendMail({ from: 'a@featherweight.test', to: 'b@featherweight.test', subject: 'near', attachments: [{ filename: 'n.txt', content: near }] });
+  const d2 = (await src.next(sig))!;
+  assert.equal(d2.event.headers['content-type'], undefined, 'already the mail event');
+  assert.equal(await src.prepare!(d2.event), d2.event, 'prepare passes a parsed event through');
+  assert.equal(JSON.parse(Buffer.from(d2.event.body).toString()).subject, 'near');
+  await d2.ack();
+});
+
+test('prepare() refuses for good a stored mail without its envelope or above maxStdin once parsed; other events pass through', async (t) => {
+  const { src } = await startSmtp(t, {}, 4096);
+  const mail = (extra: string) => Buffer.from(`From: a@x.test\r\nTo: b@x.test\r\nSubject: s\r\nContent-Type: text/plain\r\n\r\nhello ${extra}\r\n`);
+  const base = { id: 'm1', source: 'smtp', subject: 'b@x.test', attempt: 1, enqueuedAt: Date.now() };
+  const envelope = JSON.stringify({ mailFrom: 'a@x.test', rcptTo: ['b@x.test'] });
+  await assert.rejects(src.prepare!({ ...base, headers: { 'content-type': rawMailType, envelope: '{"rcptTo": 3}' }, body: mail('') }), (err: unknown) =>
+    err instanceof PreparationError && err.failure.kind === 'input' && /stored mail m1 has no usable envelope header/.test(err.message));
+  await assert.rejects(src.prepare!({ ...base, headers: { 'content-type': rawMailType, envelope }, body: mail('\u0001'.repeat(1000)) }), (err: unknown) =>
+    err instanceof PreparationError && err.failure.kind === 'input-limit' && /mail m1 becomes an event larger than the 4096 bytes its handler accepts \(limits\.maxStdin of component mail\)/.test(err.message));
+  const ok = await src.prepare!({ ...base, headers: { 'content-type': rawMailType, envelope }, body: mail('there') });
+  assert.equal(JSON.parse(Buffer.from(ok.body).toString()).text.trim(), 'hello there');
+  const other = { ...base, headers: { from: 'x' }, body: Buffer.from('{"sent":"by queue send"}') };
+  assert.equal(await src.prepare!(other), other);
 });
