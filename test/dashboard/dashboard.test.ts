@@ -263,7 +263,9 @@ test('dashboard: live charts, scaling from zero and back, rows with filter, API 
     const firstItem = page.locator('#dlq-list li[data-id]').first();
     await firstItem.locator('details.dlq-stderr summary').click();
     assert.equal((await firstItem.locator('details.dlq-stderr pre').textContent())?.trim(), 'fail: refusing this event');
-    assert.match((await page.locator('#rows-empty').textContent()) ?? '', /^No rows yet: 3 dead-lettered \(see Dead letters\)\.$/);
+    // The rows card reloads at most once a second, on its own poll: wait for it rather than read it once.
+    await waitFor('the rows card to count the dead letters', async () =>
+      /^No rows yet: 3 dead-lettered \(see Dead letters\)\.$/.test((await page.locator('#rows-empty').textContent()) ?? ''), 10_000);
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(artifacts, 'dashboard-dead-letters-1280.png'), fullPage: true });
     await page.setViewportSize({ width: 375, height: 812 });
