@@ -67,6 +67,8 @@ async function up(dir: string, manifest: string, port: number) {
   child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
   await waitHealthy(`http://127.0.0.1:${port}`, child, () => err);
   return {
+    /** CPU seconds the host process has used so far, all its threads (Linux /proc; NaN elsewhere). */
+    cpuSeconds: () => processCpuSeconds(child.pid!),
     async stop() {
       if (child.exitCode !== null) return;
       const done = new Promise((r) => child.once('exit', r));
@@ -76,11 +78,26 @@ async function up(dir: string, manifest: string, port: number) {
   };
 }
 
-/** Polls the sink's row count until it reaches `want`; the clock starts at the first row seen. */
-async function drain(dbFile: string, table: string, want: number): Promise<{ seconds: number; counted: number }> {
+/** utime + stime of a process from /proc/<pid>/stat (clock ticks of 1/100 s), in seconds. */
+function processCpuSeconds(pid: number): number {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Polls the sink's row count until it reaches `want`; the clock starts at the first row seen, and
+ * `cpu` (the host's CPU seconds) is read then and at the end, so startup is in neither figure.
+ */
+async function drain(dbFile: string, table: string, want: number, cpu: () => number = () => Number.NaN): Promise<{ seconds: number; counted: number; cpuSeconds: number }> {
   let db: Database.Database | null = null;
   let t0 = 0;
   let first = 0;
+  let cpu0 = 0;
   const deadline = Date.now() + 600_000;
   try {
     while (Date.now() < deadline) {
@@ -100,8 +117,9 @@ async function drain(dbFile: string, table: string, want: number): Promise<{ sec
       if (n > 0 && t0 === 0) {
         t0 = performance.now();
         first = n;
+        cpu0 = cpu();
       }
-      if (n >= want) return { seconds: (performance.now() - t0) / 1000, counted: want - first };
+      if (n >= want) return { seconds: (performance.now() - t0) / 1000, counted: want - first, cpuSeconds: cpu() - cpu0 };
       await sleep(10);
     }
     throw new Error(`${table}: rows did not reach ${want} within 600 s`);
@@ -159,8 +177,8 @@ components:
       port,
     );
     try {
-      const r = await drain(path.join(dir, 'rows.db'), 'copy_rows', n);
-      return r.counted / r.seconds;
+      const r = await drain(path.join(dir, 'rows.db'), 'copy_rows', n, app.cpuSeconds);
+      return { rate: r.counted / r.seconds, cpuUsPerEvent: (r.cpuSeconds * 1e6) / r.counted, cores: r.cpuSeconds / r.seconds };
     } finally {
       await app.stop();
     }
@@ -193,10 +211,12 @@ components:
     );
     try {
       const t0 = performance.now();
+      const cpu0 = app.cpuSeconds();
       const [sent, rows] = await Promise.all([sendAll(smtpPort, n, connections), drain(path.join(dir, 'rows.db'), 'mail_lines', n * 20)]);
       const seconds = (performance.now() - t0) / 1000;
+      const cpu = app.cpuSeconds() - cpu0;
       if (sent.failed) throw new Error(`${sent.failed} of ${n} mails were refused`);
-      return { rate: n / seconds, smtpRate: sent.rate, rowsSeconds: rows.seconds };
+      return { rate: n / seconds, smtpRate: sent.rate, rowsSeconds: rows.seconds, cpuMsPerMail: (cpu * 1000) / n, cores: cpu / seconds };
     } finally {
       await app.stop();
     }
@@ -216,17 +236,18 @@ export async function run(): Promise<void> {
   const ev = await events(nEvents, false);
   const ramp = await events(nEvents, true);
   console.log(`e2e: raw better-sqlite3 insert+delete, one commit each      ${raw.toFixed(0).padStart(7)} events/s  baseline (${load()})`);
+  const host = (cores: number, per: string) => (Number.isNaN(cores) ? '' : `; host ${per}, ${cores.toFixed(2)} cores busy`);
   console.log(
-    `e2e: embedded queue -> echo guest -> sqlite sink -> ack        ${ev.toFixed(0).padStart(7)} events/s  ${(ev / raw).toFixed(2)}x of baseline; goals >= 10,000/s and >= 0.5x; at 8 replicas (${load()})`,
+    `e2e: embedded queue -> echo guest -> sqlite sink -> ack        ${ev.rate.toFixed(0).padStart(7)} events/s  ${(ev.rate / raw).toFixed(2)}x of baseline; goals >= 10,000/s and >= 0.5x; at 8 replicas${host(ev.cores, `CPU ${ev.cpuUsPerEvent.toFixed(0)} µs/event`)} (${load()})`,
   );
   console.log(
-    `e2e: the same from 0 replicas (KEDA activation, HPA 1->4->8)  ${ramp.toFixed(0).padStart(7)} events/s  ${(ramp / raw).toFixed(2)}x of baseline (${load()})`,
+    `e2e: the same from 0 replicas (KEDA activation, HPA 1->4->8)  ${ramp.rate.toFixed(0).padStart(7)} events/s  ${(ramp.rate / raw).toFixed(2)}x of baseline${host(ramp.cores, `CPU ${ramp.cpuUsPerEvent.toFixed(0)} µs/event`)} (${load()})`,
   );
   const bare = await bareSmtp(nMails, connections);
   const m = await mails(nMails, connections);
   console.log(`e2e: bare smtp-server, discard (${connections} connections)              ${bare.rate.toFixed(0).padStart(7)} mails/s   baseline (${load()})`);
   console.log(
-    `e2e: smtp -> embedded queue -> mail-lines -> rows (${connections} conns)     ${m.rate.toFixed(0).padStart(7)} mails/s   ${(m.rate / bare.rate).toFixed(2)}x of baseline; goals >= 1,000/s and >= 0.8x; SMTP intake alone ${m.smtpRate.toFixed(0)}/s (${load()})`,
+    `e2e: smtp -> embedded queue -> mail-lines -> rows (${connections} conns)     ${m.rate.toFixed(0).padStart(7)} mails/s   ${(m.rate / bare.rate).toFixed(2)}x of baseline; goals >= 1,000/s and >= 0.8x; SMTP intake alone ${m.smtpRate.toFixed(0)}/s${host(m.cores, `CPU ${m.cpuMsPerMail.toFixed(2)} ms/mail (bare server: ${bare.serverMsPerMail.toFixed(2)} ms on its thread)`)} (${load()})`,
   );
 }
 
