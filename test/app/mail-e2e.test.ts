@@ -3,7 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import nodemailer from 'nodemailer';
+import { startUp } from '../helpers/cli.js';
 import { guest, oneComponent, tempDir, waitUntil, withApp } from './helpers.js';
 import type { SmtpSource } from '../../src/sources/smtp.js';
 
@@ -70,5 +74,86 @@ test('a stored mail that cannot become its event is dead-lettered as stored, on 
     const { rows } = await c.sink.rows!({ limit: 10, offset: 0 });
     assert.deepEqual(rows.map((r) => [r.file, r.text]).sort(), [['ok.txt', 'first'], ['ok.txt', 'second']]);
   });
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('kill -9 after the 250s: mails stored as received survive, and a restart parses each into exactly its rows', async () => {
+  const dir = tempDir();
+  const port = await new Promise<number>((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const manifest = path.join(dir, 'featherweight.yaml');
+  // First run: the component never activates (its activation threshold is far above the backlog),
+  // so every accepted mail is still on the queue, as received, when the process dies.
+  const write = (activation: string) =>
+    fs.writeFileSync(
+      manifest,
+      [
+        'apiVersion: featherweight.dev/v1',
+        'kind: App',
+        'metadata: { name: smtp-kill }',
+        `dataDir: ${dir}`,
+        'components:',
+        '  - name: mail',
+        `    module: ${guest('mail-lines')}`,
+        '    limits: { maxMemory: 16MiB, timeout: 10s }',
+        `    trigger: { type: smtp, metadata: { listen: "127.0.0.1:${port}", activationLagThreshold: "${activation}" } }`,
+        '    scaling: { pollingInterval: 1, minReplicaCount: 0, maxReplicaCount: 4 }',
+        '    sink: { type: sqlite, table: mail_lines }',
+      ].join('\n'),
+    );
+  write('1000000');
+  const total = 120;
+  const first = await startUp([manifest, '--listen', '127.0.0.1:0']);
+  const ids: string[] = [];
+  try {
+    const tx = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: 4 } as never);
+    try {
+      const sent = await Promise.all(
+        Array.from({ length: total }, (_, i) =>
+          tx.sendMail({ from: 'a@x.test', to: 'b@x.test', subject: `m${i}`, attachments: [{ filename: `m${i}.txt`, content: ['one', 'two', 'three'].map((w) => `${w} ${i}`).join('\n') }] }),
+        ),
+      );
+      for (const s of sent) ids.push(/Queued as (\S+)/.exec(s.response)![1]!);
+    } finally {
+      tx.close();
+    }
+  } finally {
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('close', r));
+  }
+  const queued = new Database(path.join(dir, 'queue.db'), { readonly: true });
+  const stored = queued.prepare('SELECT id, headers FROM messages').all() as Array<{ id: string; headers: string }>;
+  queued.close();
+  assert.deepEqual(stored.map((r) => r.id).sort(), [...ids].sort(), 'every mail that got its 250 is on the queue');
+  assert.ok(stored.every((r) => (JSON.parse(r.headers) as Record<string, string>)['content-type'] === 'message/rfc822'), 'stored as received');
+  write('0');
+  const second = await startUp([manifest, '--listen', '127.0.0.1:0']);
+  const rowsDb = path.join(dir, 'rows.db');
+  const counts = () => {
+    if (!fs.existsSync(rowsDb)) return { n: 0, d: 0 };
+    const db = new Database(rowsDb, { readonly: true, fileMustExist: true });
+    try {
+      if (!db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'mail_lines'").get()) return { n: 0, d: 0 };
+      return db.prepare('SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM mail_lines').get() as { n: number; d: number };
+    } finally {
+      db.close();
+    }
+  };
+  try {
+    await waitUntil(`all ${total * 3} rows after the restart`, () => counts().n >= total * 3, 120_000);
+  } finally {
+    await second.stop();
+  }
+  assert.deepEqual(counts(), { n: total * 3, d: total }, 'nothing lost, nothing duplicated');
+  const db = new Database(rowsDb, { readonly: true });
+  const row = db.prepare('SELECT * FROM mail_lines WHERE event_id = ? ORDER BY line').all(ids[7]!) as Array<{ file: string; line: number; text: string }>;
+  db.close();
+  assert.deepEqual(row.map((r) => [r.file, r.line, r.text]), [['m7.txt', 1, 'one 7'], ['m7.txt', 2, 'two 7'], ['m7.txt', 3, 'three 7']]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
