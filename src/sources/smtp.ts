@@ -361,6 +361,7 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
     },
     async start(ctx) {
       await q.start(ctx);
+      mime.warm();
       const tls = m.tlsKey !== undefined ? { key: readFileSync(m.tlsKey), cert: readFileSync(m.tlsCert!) } : null;
       const srv = new SMTPServer({
         secure: false,
