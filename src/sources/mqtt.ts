@@ -49,7 +49,7 @@ interface Held {
 }
 
 /**
- * mqtt.js leaves Nagle's algorithm on. Our PUBACKs go out one per ack(), each a small write:
+ * mqtt.js leaves Nagle's algorithm on. Our PUBACKs go out as small writes (those of one turn together):
  * with Nagle a PUBACK waits for the ACK of the previous segment, and with the broker's delayed ACK
  * that stalled the in-flight window for up to 40 ms.
  */
@@ -88,6 +88,24 @@ export function open(m: Config, opts: SourceOptions): Source {
   let closed = false;
 
   const settledNow = Promise.resolve();
+  // The PUBACKs of one event-loop turn go out together, corked into one write at setImmediate: a
+  // sequential next()+ack() loop otherwise wrote one TCP segment per message (decision 240's
+  // addendum). Each waits a turn at most; a crash before it leaves the message unacknowledged, so the
+  // broker redelivers it, as a crash just before ack() would.
+  let pubacks: Array<{ messageId: number; gen: number }> = [];
+  const flushPubacks = () => {
+    const list = pubacks;
+    pubacks = [];
+    const stream = client?.stream as unknown as { cork?: () => void; uncork?: () => void } | undefined;
+    stream?.cork?.();
+    try {
+      // Only on the connection that delivered it: message ids are per connection, and after a
+      // reconnect the broker resends the message itself.
+      for (const p of list) if (p.gen === gen && sendPacket) sendPacket({ cmd: 'puback', messageId: p.messageId });
+    } finally {
+      stream?.uncork?.();
+    }
+  };
   // the session once its subscription is confirmed: next() then skips awaiting begin()
   let ready: { subscribed: Promise<void>; pending: boolean } | undefined;
 
@@ -115,7 +133,7 @@ export function open(m: Config, opts: SourceOptions): Source {
       return true;
     };
     const puback = () => {
-      if (live() && packet.messageId !== undefined && sendPacket) sendPacket({ cmd: 'puback', messageId: packet.messageId });
+      if (live() && packet.messageId !== undefined && pubacks.push({ messageId: packet.messageId, gen: g }) === 1) setImmediate(flushPubacks);
       holding.delete(held);
     };
     held.delivery = {
@@ -279,6 +297,7 @@ export function open(m: Config, opts: SourceOptions): Source {
       closed = true;
       inbox.close();
       holding.clear();
+      flushPubacks(); // what was acked is acknowledged before the DISCONNECT
       // DISCONNECT without the held PUBACKs: the session keeps those messages for the next connect
       await session?.catch(() => undefined);
       if (client) await client.endAsync(false).catch(() => client?.end(true));
