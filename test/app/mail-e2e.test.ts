@@ -3,21 +3,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import nodemailer from 'nodemailer';
 import { startUp } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
 import { guest, oneComponent, tempDir, waitUntil, withApp } from './helpers.js';
 import type { SmtpSource } from '../../src/sources/smtp.js';
 
-test('smtp -> mail-lines -> sqlite: latin-1 café and CR-only lines arrive as UTF-8 rows; an event above maxStdin gets 552', async () => {
-  const dir = tempDir();
-  const manifest = oneComponent(dir, {
+/** The mail demo's component c1 in-process: the smtp trigger on a free port, mail-lines, maxStdin 64 KiB. */
+const mailLinesApp = (dir: string) =>
+  oneComponent(dir, {
     module: guest('mail-lines'),
     limits: { maxMemory: '16MiB', maxStdin: '64KiB', timeout: '10s' },
     trigger: { type: 'smtp', metadata: { listen: '127.0.0.1:0' } },
   });
+
+test('smtp -> mail-lines -> sqlite: latin-1 café and CR-only lines arrive as UTF-8 rows; an event above maxStdin gets 552', async () => {
+  const dir = tempDir();
+  const manifest = mailLinesApp(dir);
   await withApp(manifest, async (app) => {
     const c = app.components.get('c1')!;
     const port = (c.source as SmtpSource).address().port;
@@ -51,11 +55,7 @@ test('smtp -> mail-lines -> sqlite: latin-1 café and CR-only lines arrive as UT
 
 test('a stored mail that cannot become its event is dead-lettered as stored, on its first attempt, and the next one runs', async () => {
   const dir = tempDir();
-  const manifest = oneComponent(dir, {
-    module: guest('mail-lines'),
-    limits: { maxMemory: '16MiB', maxStdin: '64KiB', timeout: '10s' },
-    trigger: { type: 'smtp', metadata: { listen: '127.0.0.1:0' } },
-  });
+  const manifest = mailLinesApp(dir);
   await withApp(manifest, async (app) => {
     const c = app.components.get('c1')!;
     const envelope = JSON.stringify({ mailFrom: 'a@x.test', rcptTo: ['b@x.test'] });
@@ -79,14 +79,7 @@ test('a stored mail that cannot become its event is dead-lettered as stored, on 
 
 test('kill -9 after the 250s: mails stored as received survive, and a restart parses each into exactly its rows', async () => {
   const dir = tempDir();
-  const port = await new Promise<number>((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const manifest = path.join(dir, 'featherweight.yaml');
   // First run: the component never activates (its activation threshold is far above the backlog),
   // so every accepted mail is still on the queue, as received, when the process dies.

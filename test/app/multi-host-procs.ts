@@ -2,10 +2,10 @@
  * Helpers of the multi-host tests: each "pod" is a separate `featherweight up --only <component>`
  * process with its own data dir and a free HTTP port, found in its "featherweight is up" log line.
  */
-import net from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { spawnCli } from '../helpers/cli.js';
 import type { ComponentState } from '../../src/app/component.js';
+import { freePort } from '../helpers/ports.js';
 
 export interface UpProcess {
   name: string;
@@ -17,17 +17,7 @@ export interface UpProcess {
   metrics(): Promise<string>;
 }
 
-/** A TCP port free right now (the SMTP listener of a separate process needs it before it starts). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function startUp(name: string, manifest: string, only: string, dataDir: string, timeoutMs = 120_000): Promise<UpProcess> {
   const child = spawnCli(['up', manifest, '--only', only, '--listen', '127.0.0.1:0', '--data-dir', dataDir], { env: { ...process.env, FEATHERWEIGHT_LOG_LEVEL: 'info' } });

@@ -1,7 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -11,6 +10,7 @@ import { createLogger } from '../../src/app/log.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { sendBurst } from '../../src/cli/mail-burst.js';
 import { repoRoot } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
 
 const chromiumPath = '/usr/bin/chromium';
 const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -26,17 +26,6 @@ function requireChromium(t: TestContext): boolean {
   console.log(`# SKIP ${t.name}: ${reason}`);
   t.skip(reason);
   return false;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {

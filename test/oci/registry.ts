@@ -1,10 +1,10 @@
 /** Starts Debian's docker-registry (distribution 2.8) on 127.0.0.1 for a test, with temp storage. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import { freePort } from '../helpers/ports.js';
 
 export const REGISTRY_BIN = process.env.DOCKER_REGISTRY_BIN ?? '/usr/bin/docker-registry';
 
@@ -17,16 +17,7 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Missing binary: fails when CI is set, otherwise skips with the reason. Returns false to stop the test. */
 export function requireRegistry(t: TestContext): boolean {
