@@ -170,16 +170,17 @@ export function open(m: Config, opts: SourceOptions): Source {
     // quarter their setup was ~8% of a fast drain's CPU profile (decision 240's addendum).
     const step = Math.max(1, Math.floor(prefetch / 2));
     const room = () => prefetch - held() - requested;
+    // With no fetch open, any room is asked for: a consumer that holds everything (long events)
+    // still fills its whole window instead of stopping a step short of it.
+    const enough = () => room() >= (requested === 0 ? 1 : step);
     while (!closed) {
-      // With no fetch open, any room is asked for: a consumer that holds everything (long events)
-      // still fills its whole window instead of stopping a step short of it.
-      while (!closed && room() < (requested === 0 ? 1 : step)) await wait();
+      while (!closed && !enough()) await wait();
       if (closed) break;
       // after a failed fetch the next waits, doubling from 100 ms to 5 s until one ends cleanly
       const pause = retryAt - Date.now();
       if (pause > 0) {
         await sleep(pause);
-        if (closed || room() < (requested === 0 ? 1 : step)) continue;
+        if (closed || !enough()) continue;
       }
       const n = room();
       requested += n;

@@ -145,6 +145,11 @@ export interface SmtpConfig {
   users: Map<string, string> | null;
 }
 
+/** The chunks as one Buffer, without a copy when there is only one (a parsed body always is). */
+function joined(chunks: Buffer[]): Buffer {
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
 /** The mail event's headers (its env for the guest: EVENT_HEADER_FROM, ...). */
 function mailHeaders(built: { from: string | null; messageId: string | null; subject: string | null }, rcptTo: string[]): Record<string, string> {
   return { from: built.from ?? '', to: rcptTo.join(', '), messageId: built.messageId ?? '', subject: built.subject ?? '' };
@@ -281,7 +286,7 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
       const envelope = { mailFrom: session.envelope.mailFrom ? (session.envelope.mailFrom as SMTPServerAddress).address : '', rcptTo: session.envelope.rcptTo.map((r) => r.address) };
       if (mail.chunks !== undefined && eventBodyBound(length, envelope) <= maxEventBytes) {
         const id = newEventId();
-        const raw = mail.chunks.length === 1 ? mail.chunks[0]! : Buffer.concat(mail.chunks);
+        const raw = joined(mail.chunks);
         await publishOr451(log, {
           id,
           source: 'smtp',
@@ -307,7 +312,7 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
           throw smtpError(554, `5.6.0 Message could not be parsed as MIME (${(err as Error).message}); nothing was stored`);
         }
       });
-      const body = Buffer.concat(built.chunks);
+      const body = joined(built.chunks);
       built.chunks.length = 0;
       const id = newEventId();
       await publishOr451(log, { id, source: 'smtp', subject: envelope.rcptTo[0] ?? '', headers: mailHeaders(built, envelope.rcptTo), body });
@@ -348,7 +353,7 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
       }
       throw new PreparationError('input', `mail ${event.id} could not be parsed as MIME (${(err as Error).message})`);
     }
-    const body = built.chunks.length === 1 ? built.chunks[0]! : Buffer.concat(built.chunks);
+    const body = joined(built.chunks);
     return { ...event, headers: mailHeaders(built, envelope.rcptTo), body };
   }
 
