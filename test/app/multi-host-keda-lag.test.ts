@@ -120,8 +120,10 @@ test("KEDA's nats-jetstream lag (/jsz num_pending + num_ack_pending) equals the 
         pending: keda.pending,
         ackPending: keda.ackPending,
       };
-      // compared only while the broker's numbers stand still between the two reads
-      return keda.lag === again.lag && keda.ackPending === again.ackPending && keda.ackPending > 0 && keda.pending > 0 && last.api === keda.lag && last.metric === keda.lag;
+      // Compared only while the broker's numbers stand still between the two reads. The scaler's
+      // value is its last poll's (as KEDA's keda_scaler_metrics_value is), so it may trail the lag,
+      // which every read refreshes, by up to one pollingInterval: it is waited for, not sampled once.
+      return keda.lag === again.lag && keda.ackPending === again.ackPending && keda.ackPending > 0 && keda.pending > 0 && last.api === keda.lag && last.metric === keda.lag && last.scaler === keda.lag;
     }, 120_000).catch((err: Error) => {
       throw new Error(`${err.message}; last seen ${JSON.stringify(last)}`);
     });
