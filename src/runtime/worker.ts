@@ -2,7 +2,7 @@
 // at a time, each on a fresh instance. The pool enforces each job's wall-clock deadline by terminating
 // this thread; the board tells it which job runs since when, and what the guest wrote so far.
 import { parentPort, workerData } from 'node:worker_threads';
-import { callExport, instanceLimits, moduleMeta, runWasiCommand } from '../wasm/index.js';
+import { callExport, instanceLimits, moduleMeta, prepareWasiCommand, runWasiCommand, type PreparedCommand } from '../wasm/index.js';
 import type { FromWorker, JobDone, ToWorker, WorkerInit } from './protocol.js';
 import { lowerThreadPriority } from './priority.js';
 import { Board, monoMs } from './board.js';
@@ -25,6 +25,22 @@ const onOutput = (stream: 'stdout' | 'stderr', bytes: Uint8Array) => board.write
  * later in the batch costs none of them when the watchdog kills this thread (decision 231).
  */
 const FLUSH_MS = 1;
+
+/**
+ * The next event's instance, made while this thread would otherwise wait: after each batch and at
+ * start. Instantiation on a thread that has just woken costs several times what it does on a busy
+ * one, and the first event after a scale from zero should not pay it. Each instance still serves
+ * one event; a module that runs code at instantiation (a start section) is never made ahead.
+ */
+let prepared: PreparedCommand | null = null;
+function prepareNext(): void {
+  if (prepared || init.component || init.abi !== 'wasi-command') return;
+  try {
+    prepared = prepareWasiCommand(init.module, limits, init.grants, onOutput);
+  } catch {
+    prepared = null; // say, a granted directory is gone: the event's own run reports it
+  }
+}
 
 function transferables(results: JobDone[]): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
@@ -50,7 +66,7 @@ port.on('message', (msg: ToWorker) => {
       job.kind === 'command' && init.component
         ? runComponentCommand(init.component, { stdin: job.stdin, env: job.env, args: job.args }, limits, init.grants, onOutput)
         : job.kind === 'command'
-        ? runWasiCommand(init.module, { stdin: job.stdin, env: job.env, args: job.args }, limits, init.grants, undefined, onOutput)
+        ? command({ stdin: job.stdin, env: job.env, args: job.args })
         : callExport(init.module, job.name, job.args, limits);
     const end = monoMs();
     const done: JobDone = { id, result, durationUs: Math.round((end - startedAt) * 1000), startedAt };
@@ -68,6 +84,14 @@ port.on('message', (msg: ToWorker) => {
       told = end;
     }
   }
+  prepareNext();
 });
 
+function command(input: { stdin: Uint8Array; env: Record<string, string>; args: string[] }) {
+  const p = prepared;
+  prepared = null;
+  return p ? p.run(input) : runWasiCommand(init.module, input, limits, init.grants, undefined, onOutput);
+}
+
+prepareNext();
 port.postMessage({ type: 'ready', ...(tid !== undefined ? { tid } : {}) } satisfies FromWorker);

@@ -55,6 +55,11 @@ export interface ModuleMeta {
   /** The maxTableElements the tables were capped at. */
   tableCap?: number;
   exports: Record<string, { params: ValType[]; results: ValType[] }>;
+  /**
+   * Whether the module has a start section, i.e. runs guest code as it is instantiated (absent in metas
+   * of older builds: unknown). Only a module known to have none may be instantiated before its event.
+   */
+  start?: boolean;
 }
 
 const cache = new Map<string, { module: WebAssembly.Module; digest: string }>();
@@ -337,6 +342,7 @@ function rewrite(bytes: Uint8Array, tableCap: number): { bytes: Uint8Array; meta
   let tables: TableMeta[] = [];
   let definedMemory: Limits32 | null = null;
   const exportsMeta: ModuleMeta['exports'] = {};
+  const start = sections.some((s) => s.id === 8);
   for (const s of sections) {
     const sr = new Reader(bytes, s.contentStart);
     if (s.id === 1) {
@@ -428,7 +434,7 @@ function rewrite(bytes: Uint8Array, tableCap: number): { bytes: Uint8Array; meta
     else if (r !== null) parts.push(r);
   }
   if (newImport && insertBefore === null) parts.push(newImport);
-  const meta: ModuleMeta = { parsed: true, memory, tables, tableCap, exports: exportsMeta };
+  const meta: ModuleMeta = { parsed: true, memory, tables, tableCap, exports: exportsMeta, start };
   const name = encName(META_SECTION);
   const payload = new TextEncoder().encode(JSON.stringify(meta));
   parts.push(Uint8Array.from([0, ...leb(name.length + payload.length), ...name]), payload);

@@ -112,6 +112,61 @@ test('every job gets a fresh instance: a global counter reads 1 each time', asyn
   }
 });
 
+/**
+ * A WASI command that keeps a counter in its memory and a global, prints both plus one and the
+ * event's env var N and stdin: made fresh per event, it prints "1 1 <N> <stdin>" every time.
+ */
+const counterCommandWat = `(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_get" (func $environ_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func $environ_sizes_get (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $g (mut i32) (i32.const 0))
+  (func (export "_start") (local $n i32)
+    ;; memory[0] and $g start at 0 in a fresh instance
+    (i32.store8 (i32.const 100) (i32.add (i32.const 48) (i32.add (i32.load (i32.const 0)) (i32.const 1))))
+    (i32.store (i32.const 0) (i32.add (i32.load (i32.const 0)) (i32.const 1)))
+    (global.set $g (i32.add (global.get $g) (i32.const 1)))
+    (i32.store8 (i32.const 101) (i32.const 32))
+    (i32.store8 (i32.const 102) (i32.add (i32.const 48) (global.get $g)))
+    (i32.store8 (i32.const 103) (i32.const 32))
+    ;; the one env var, "N=x" at 104: its value byte moves to 104, a space after it
+    (drop (call $environ_sizes_get (i32.const 200) (i32.const 204)))
+    (drop (call $environ_get (i32.const 208) (i32.const 104)))
+    (i32.store8 (i32.const 104) (i32.load8_u (i32.const 106)))
+    (i32.store8 (i32.const 105) (i32.const 32))
+    ;; iovec at 300: print 100..105 (6 bytes), then stdin read to 400
+    (i32.store (i32.const 300) (i32.const 100))
+    (i32.store (i32.const 304) (i32.const 6))
+    (drop (call $fd_write (i32.const 1) (i32.const 300) (i32.const 1) (i32.const 320)))
+    (i32.store (i32.const 300) (i32.const 400))
+    (i32.store (i32.const 304) (i32.const 64))
+    (drop (call $fd_read (i32.const 0) (i32.const 300) (i32.const 1) (i32.const 320)))
+    (i32.store (i32.const 304) (i32.load (i32.const 320)))
+    (drop (call $fd_write (i32.const 1) (i32.const 300) (i32.const 1) (i32.const 320)))))`;
+
+test('wasi-command: each event gets a fresh instance and its own env and stdin, back to back and after idle (instances are made ahead)', async () => {
+  const command = compileModule(await watBytes(counterCommandWat)).module;
+  const p = createPool({ module: command, abi: 'wasi-command', limits: { ...defaultLimits, timeoutMs: 10_000 }, maxThreads: 2, warmThreads: 2 });
+  const job = (i: number) => ({ kind: 'command' as const, stdin: new TextEncoder().encode(`in${i}`), env: { N: String(i % 10) }, args: [] });
+  const out = (r: { ok: boolean; stdout?: Uint8Array }) => (r.ok ? new TextDecoder().decode(r.stdout) : JSON.stringify(r));
+  try {
+    await p.ready();
+    p.setReplicas(2);
+    const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => p.submit(job(i))));
+    assert.deepEqual(burst.map(out), Array.from({ length: 30 }, (_, i) => `1 1 ${i % 10} in${i}`));
+    for (let i = 0; i < 5; i++) {
+      p.setReplicas(0);
+      await sleep(5);
+      p.setReplicas(1);
+      assert.equal(out(await p.submit(job(i + 3))), `1 1 ${(i + 3) % 10} in${i + 3}`);
+    }
+  } finally {
+    await p.close();
+  }
+});
+
 test('a job past its deadline gets timeout; its thread is replaced and the other replica keeps serving', async () => {
   const p = createPool({ module, abi: 'exports', limits: { ...defaultLimits, timeoutMs: 400 }, maxThreads: 2, warmThreads: 2 });
   try {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { compileModule, eventEnv, runWasiCommand, type GuestRun } from '../../src/wasm/index.js';
+import { compileModule, eventEnv, moduleMeta, prepareWasiCommand, runWasiCommand, type GuestRun } from '../../src/wasm/index.js';
 import { watBytes } from '../runtime/wat.js';
 import { dec, enc, guest, guestPath, limits, noInput } from './guests.js';
 
@@ -38,6 +38,41 @@ test('granted env is visible, event env wins on a clash', () => {
   const r = runWasiCommand(guest('echo'), { stdin: enc(''), env: { B: 'event' }, args: ['--env'] }, limits(), { env: { B: 'grant', C: 'grant' }, dirs: [] });
   expectOk(r);
   assert.deepEqual(dec(r.stdout).trim().split('\n').sort(), ['B=event', 'C=grant']);
+});
+
+test('an instance made ahead gets the event at run(): argv, env over the grants, stdin; it runs once', () => {
+  const prepared = prepareWasiCommand(guest('echo'), limits(), { env: { B: 'grant', C: 'grant' }, dirs: [] });
+  assert.ok(prepared, 'echo has no start section, so it can be made ahead');
+  const r = prepared.run({ stdin: enc('late\n'), env: { B: 'event' }, args: ['--args', '--env'] });
+  expectOk(r);
+  assert.deepEqual(dec(r.stdout).split('\n').slice(0, 3), ['arg0=guest', 'arg1=--args', 'arg2=--env']);
+  assert.match(dec(r.stdout), /^B=event$/m);
+  assert.match(dec(r.stdout), /^C=grant$/m);
+  assert.match(dec(r.stdout), /late\n$/);
+  assert.throws(() => prepared.run(noInput), /runs once/);
+  // made ahead, too large an event: refused as runWasiCommand refuses it
+  const big = prepareWasiCommand(guest('echo'), limits({ maxStdinBytes: 4 }))!;
+  const refused = big.run({ ...noInput, stdin: enc('12345') });
+  expectError(refused, 'memory-limit', /stdin limit/);
+  prepareWasiCommand(guest('echo'), limits())!.discard();
+  echoStillWorks();
+});
+
+test('a module with a start section is never made ahead, and its start function sees the event', async () => {
+  // The start function counts the env vars into memory; _start exits with that count.
+  const wat = `(module
+    (import "wasi_snapshot_preview1" "environ_sizes_get" (func $sizes (param i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+    (memory (export "memory") 1)
+    (func $init (drop (call $sizes (i32.const 0) (i32.const 4))))
+    (start $init)
+    (func (export "_start") (call $exit (i32.load (i32.const 0)))))`;
+  const { module } = compileModule(await watBytes(wat));
+  assert.equal(moduleMeta(module).start, true);
+  assert.equal(moduleMeta(guest('echo')).start, false);
+  assert.equal(prepareWasiCommand(module, limits()), null);
+  const r = runWasiCommand(module, { ...noInput, env: { A: '1', B: '2', C: '3' } }, limits());
+  expectError(r, 'exit', /code 3/);
 });
 
 test('eventEnv maps id, source, subject and headers', () => {

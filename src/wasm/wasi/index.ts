@@ -51,6 +51,11 @@ export interface Wasi {
   imports: { wasi_snapshot_preview1: Record<string, Function> };
   /** Call after instantiation with the instance's memory. */
   bind(memory: WebAssembly.Memory): void;
+  /**
+   * Replaces argv, environ and stdin before the guest's first call: an instance made ahead of its
+   * event (prepareWasiCommand) gets them when the event arrives. Only before any guest code ran.
+   */
+  input(args: string[], env: Record<string, string>, stdin: Uint8Array): void;
   stdout(): Uint8Array;
   stderr(): Uint8Array;
   /** Closes host files the guest left open. The runners call it; call it if you use createWasi with preopens. */
@@ -119,6 +124,12 @@ export function createWasi(opts: WasiOptions): Wasi {
     imports: { wasi_snapshot_preview1: imports },
     bind(m: WebAssembly.Memory) {
       ctx.mem.bind(m);
+    },
+    input(args, env, stdin) {
+      ctx.argv = encodeZ(args);
+      ctx.envv = encodeZ(Object.entries(env).map(([k, v]) => `${k}=${v}`));
+      ctx.stdin = stdin;
+      ctx.stdinPos = 0;
     },
     stdout() {
       if (!stdoutCache || stdoutCache.length !== ctx.outLen.stdout) stdoutCache = concat(ctx.out.stdout, ctx.outLen.stdout);
