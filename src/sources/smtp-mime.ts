@@ -140,6 +140,13 @@ type Reply =
   | { id: number; ok: true; body: Uint8Array; from: string | null; messageId: string | null; subject: string | null }
   | { id: number; ok: false; tooLarge: boolean; message: string };
 
+/**
+ * Requests and replies travel in batches: those of one event-loop turn in one message, their bytes
+ * transferred. A burst delivers some six mails per turn, and a message to a thread that sleeps is
+ * a wake-up on each side; one per mail cost more main-thread time than the queue commit.
+ */
+type Outbox<T> = { items: T[]; transfer: ArrayBuffer[] };
+
 export interface MimeThread {
   /** The event body of one mail; rejects with BodyTooLarge, or an Error when it is not MIME or the thread failed. */
   build(mail: Spooled, envelope: Envelope, max: number): Promise<BuiltBody>;
@@ -161,10 +168,12 @@ export function createMimeThread(): MimeThread {
   let worker: Worker | null = null;
   let nextId = 1;
   const pending = new Map<number, { resolve: (b: BuiltBody) => void; reject: (e: Error) => void }>();
+  let outbox: Outbox<Request> | null = null;
   const failAll = (why: string) => {
     for (const p of pending.values()) p.reject(new MimeThreadFailed(why));
     pending.clear();
     worker = null;
+    outbox = null;
   };
   const start = (): Worker => {
     // Under tsx (tests) the entry is this .ts file and the thread must register tsx first.
@@ -174,13 +183,15 @@ export function createMimeThread(): MimeThread {
       : `import(${JSON.stringify(self)});`;
     const w = new Worker(script, { eval: true, workerData: { fwMimeThread: true } });
     w.unref();
-    w.on('message', (r: Reply) => {
-      const p = pending.get(r.id);
-      if (!p) return;
-      pending.delete(r.id);
+    w.on('message', (replies: Reply[]) => {
+      for (const r of replies) {
+        const p = pending.get(r.id);
+        if (!p) continue;
+        pending.delete(r.id);
+        if (r.ok) p.resolve({ chunks: [Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength)], from: r.from, messageId: r.messageId, subject: r.subject });
+        else p.reject(r.tooLarge ? new BodyTooLarge(r.message) : new Error(r.message));
+      }
       if (pending.size === 0) w.unref();
-      if (r.ok) p.resolve({ chunks: [Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength)], from: r.from, messageId: r.messageId, subject: r.subject });
-      else p.reject(r.tooLarge ? new BodyTooLarge(r.message) : new Error(r.message));
     });
     w.on('error', (err) => {
       if (worker === w) failAll(`the MIME parser thread failed: ${err.message}`);
@@ -199,12 +210,22 @@ export function createMimeThread(): MimeThread {
       if (!worker) worker = start();
       const w = worker;
       const id = nextId++;
-      const bytes = mail.chunks ? Buffer.concat(mail.chunks) : undefined;
+      // An ArrayBuffer of its own, to be transferred (small Buffers share an 8 KiB slab, which would be cloned whole).
+      const bytes = mail.chunks ? own(mail.chunks) : undefined;
       const req: Request = { id, mail: { length: mail.length, ...(bytes ? { bytes } : { file: mail.file! }) }, envelope, max };
       return new Promise<BuiltBody>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         w.ref(); // a mail in the parser keeps the process alive until its reply
-        w.postMessage(req);
+        if (!outbox) {
+          const box: Outbox<Request> = (outbox = { items: [], transfer: [] });
+          setImmediate(() => {
+            if (outbox === box) outbox = null;
+            // A thread that failed meanwhile took these with it: failAll rejected them already.
+            if (worker === w) w.postMessage(box.items, box.transfer);
+          });
+        }
+        outbox.items.push(req);
+        if (bytes) outbox.transfer.push(bytes.buffer);
       });
     },
     async close() {
@@ -217,27 +238,41 @@ export function createMimeThread(): MimeThread {
   return self;
 }
 
+/** The chunks as one Uint8Array over an ArrayBuffer of its own. */
+function own(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
 // The thread's side: parse each request as it comes (several may interleave: each streams).
 if (!isMainThread && (workerData as { fwMimeThread?: boolean } | null)?.fwMimeThread) {
-  parentPort!.on('message', (req: Request) => {
-    const mail: Spooled = req.mail.file !== undefined ? { length: req.mail.length, file: req.mail.file } : { length: req.mail.length, chunks: [Buffer.from(req.mail.bytes!)] };
-    buildEventBody(mail, req.envelope, req.max).then(
-      (b) => {
-        // An ArrayBuffer of its own (small Buffers share a pool), so it can be transferred, not copied.
-        const total = b.chunks.reduce((n, c) => n + c.length, 0);
-        const body = new Uint8Array(total);
-        let at = 0;
-        for (const c of b.chunks) {
-          body.set(c, at);
-          at += c.length;
-        }
-        const reply: Reply = { id: req.id, ok: true, body, from: b.from, messageId: b.messageId, subject: b.subject };
-        parentPort!.postMessage(reply, [body.buffer]);
-      },
-      (err: Error) => {
-        const reply: Reply = { id: req.id, ok: false, tooLarge: err instanceof BodyTooLarge, message: err.message };
-        parentPort!.postMessage(reply);
-      },
-    );
+  let outbox: Outbox<Reply> | null = null;
+  const reply = (r: Reply, transfer?: ArrayBuffer) => {
+    if (!outbox) {
+      const box: Outbox<Reply> = (outbox = { items: [], transfer: [] });
+      setImmediate(() => {
+        outbox = null;
+        parentPort!.postMessage(box.items, box.transfer);
+      });
+    }
+    outbox.items.push(r);
+    if (transfer) outbox.transfer.push(transfer);
+  };
+  parentPort!.on('message', (reqs: Request[]) => {
+    for (const req of reqs) {
+      const mail: Spooled = req.mail.file !== undefined ? { length: req.mail.length, file: req.mail.file } : { length: req.mail.length, chunks: [Buffer.from(req.mail.bytes!.buffer, req.mail.bytes!.byteOffset, req.mail.bytes!.byteLength)] };
+      buildEventBody(mail, req.envelope, req.max).then(
+        (b) => {
+          const body = own(b.chunks);
+          reply({ id: req.id, ok: true, body, from: b.from, messageId: b.messageId, subject: b.subject }, body.buffer);
+        },
+        (err: Error) => reply({ id: req.id, ok: false, tooLarge: err instanceof BodyTooLarge, message: err.message }),
+      );
+    }
   });
 }
