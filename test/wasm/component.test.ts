@@ -207,7 +207,9 @@ int main(int argc, char **argv) {
   for (volatile int i = 0;; i++) {}
 }
 `));
-  const pool = createPool({ module: image.modules[0]!, component: image, abi: 'wasi-command', limits: { ...limits(), timeoutMs: 500, maxStderrBytes: 4096 }, maxThreads: 1 });
+  // 3 s, not less: the guest thread runs below normal priority, and a busy neighbour can delay its
+  // first write past a short deadline (the test needs the write before the timeout).
+  const pool = createPool({ module: image.modules[0]!, component: image, abi: 'wasi-command', limits: { ...limits(), timeoutMs: 3000, maxStderrBytes: 4096 }, maxThreads: 1 });
   try {
     pool.setReplicas(1);
     const hang = await pool.submit({ kind: 'command', stdin: enc(''), env: {}, args: [] });
