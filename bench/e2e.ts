@@ -1,11 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { drain, freePort, guests, root, up, type Segment } from './host.js';
 import { bare as bareSmtp, sendAll } from './smtp.js';
 
 /**
@@ -28,117 +26,6 @@ import { bare as bareSmtp, sendAll } from './smtp.js';
  *
  * Env: FW_BENCH_EVENTS (20000 per burst), FW_BENCH_MAILS (2000 per burst), FW_BENCH_CONNECTIONS (8).
  */
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'bin', 'featherweight.js');
-const guests = path.join(root, 'guests', 'build');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitHealthy(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`featherweight up exited ${child.exitCode}: ${stderr()}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(50);
-  }
-  throw new Error(`featherweight up did not answer ${url}/healthz: ${stderr()}`);
-}
-
-async function up(dir: string, manifest: string, port: number) {
-  const file = path.join(dir, 'featherweight.yaml');
-  fs.writeFileSync(file, manifest);
-  let err = '';
-  const child = spawn(process.execPath, [bin, 'up', file, '--listen', `127.0.0.1:${port}`], {
-    cwd: dir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, FEATHERWEIGHT_LOG_LEVEL: 'warn' },
-  });
-  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  await waitHealthy(`http://127.0.0.1:${port}`, child, () => err);
-  return {
-    /** CPU seconds the host process has used so far, all its threads (Linux /proc; NaN elsewhere). */
-    cpuSeconds: () => processCpuSeconds(child.pid!),
-    async stop() {
-      if (child.exitCode !== null) return;
-      const done = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await done;
-    },
-  };
-}
-
-/** utime + stime of a process from /proc/<pid>/stat (clock ticks of 1/100 s), in seconds. */
-function processCpuSeconds(pid: number): number {
-  try {
-    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/**
- * Polls the sink's row count until it passes each of `marks` in turn (row counts, ascending). The
- * first segment's clock starts at the first row seen, each later one where the one before ended;
- * `cpu` (the host's CPU seconds) is read at the same points, so startup is in no figure.
- */
-async function drain(dbFile: string, table: string, marks: number[], cpu: () => number = () => Number.NaN): Promise<Array<{ seconds: number; counted: number; cpuSeconds: number }>> {
-  let db: Database.Database | null = null;
-  let t0 = 0;
-  let from = 0;
-  let cpu0 = 0;
-  const out: Array<{ seconds: number; counted: number; cpuSeconds: number }> = [];
-  const deadline = Date.now() + 600_000;
-  try {
-    while (Date.now() < deadline) {
-      if (!db && fs.existsSync(dbFile)) {
-        try {
-          db = new Database(dbFile, { readonly: true, fileMustExist: true });
-        } catch {
-          db = null;
-        }
-      }
-      let n = 0;
-      try {
-        n = db ? (db.prepare(`SELECT count(*) FROM "${table}"`).pluck().get() as number) : 0;
-      } catch {
-        n = 0; // the table is created with the first write
-      }
-      if (n > 0 && t0 === 0) {
-        t0 = performance.now();
-        from = n;
-        cpu0 = cpu();
-      }
-      while (out.length < marks.length && n >= marks[out.length]!) {
-        const t = performance.now();
-        const c = cpu();
-        out.push({ seconds: (t - t0) / 1000, counted: marks[out.length]! - from, cpuSeconds: c - cpu0 });
-        [t0, from, cpu0] = [t, marks[out.length - 1]!, c];
-      }
-      if (out.length === marks.length) return out;
-      await sleep(10);
-    }
-    throw new Error(`${table}: rows did not reach ${marks[marks.length - 1]} within 600 s`);
-  } finally {
-    db?.close();
-  }
-}
 
 function rawQueue(n: number): number {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-bench-raw-'));
@@ -191,7 +78,7 @@ components:
     try {
       // From zero, only the first burst says something of its own (the second runs at 8 replicas).
       const [cold, warm] = await drain(path.join(dir, 'rows.db'), 'copy_rows', fromZero ? [n] : [n, 2 * n], app.cpuSeconds);
-      const figures = (r: NonNullable<typeof cold>) => ({ rate: r.counted / r.seconds, cpuUsPerEvent: (r.cpuSeconds * 1e6) / r.counted, cores: r.cpuSeconds / r.seconds });
+      const figures = (r: Segment) => ({ rate: r.counted / r.seconds, cpuUsPerEvent: (r.cpuSeconds * 1e6) / r.counted, cores: r.cpuSeconds / r.seconds });
       return { ...figures(warm ?? cold!), cold: figures(cold!) };
     } finally {
       await app.stop();

@@ -1,12 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
+import { drain, freePort, guests, root, sleep, up } from './host.js';
 
 /**
  * Isolation, measured from outside as a user runs it: `featherweight up` from dist/ in its own process.
@@ -27,22 +25,6 @@ import Database from 'better-sqlite3';
  * Needs `npm run build` first (it runs dist/, like a user).
  */
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'bin', 'featherweight.js');
-const guests = path.join(root, 'guests', 'build');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** GET with its own socket and a generous bound; resolves with the status (0 = no answer) and the time. */
 function get(url: string, timeoutMs = 30_000): Promise<{ status: number; ms: number; body: string }> {
   const t0 = performance.now();
@@ -57,72 +39,9 @@ function get(url: string, timeoutMs = 30_000): Promise<{ status: number; ms: num
   });
 }
 
-async function up(dir: string, manifest: string, port: number): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
-  const file = path.join(dir, 'featherweight.yaml');
-  fs.writeFileSync(file, manifest);
-  let err = '';
-  const child = spawn(process.execPath, [bin, 'up', file, '--listen', `127.0.0.1:${port}`], {
-    cwd: dir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, FEATHERWEIGHT_LOG_LEVEL: 'error' },
-  });
-  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`featherweight up exited ${child.exitCode}: ${err}`);
-    if ((await get(`http://127.0.0.1:${port}/healthz`, 2000)).status === 200) break;
-    if (i > 1200) throw new Error(`featherweight up did not answer /healthz: ${err}`);
-    await sleep(50);
-  }
-  return {
-    child,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const done = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await done;
-      clearTimeout(t);
-    },
-  };
-}
-
 function peakRss(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
-}
-
-/** Polls the good component's row count; the clock runs from the first row to the last. */
-async function drain(dbFile: string, table: string, want: number): Promise<number> {
-  let db: Database.Database | null = null;
-  let t0 = 0;
-  let first = 0;
-  const deadline = Date.now() + 900_000;
-  try {
-    while (Date.now() < deadline) {
-      if (!db && fs.existsSync(dbFile)) {
-        try {
-          db = new Database(dbFile, { readonly: true, fileMustExist: true });
-        } catch {
-          db = null;
-        }
-      }
-      let n = 0;
-      try {
-        n = db ? (db.prepare(`SELECT count(*) FROM "${table}"`).pluck().get() as number) : 0;
-      } catch {
-        n = 0;
-      }
-      if (n > 0 && t0 === 0) {
-        t0 = performance.now();
-        first = n;
-      }
-      if (n >= want) return (want - first) / ((performance.now() - t0) / 1000);
-      await sleep(20);
-    }
-    throw new Error(`${table}: rows did not reach ${want} within 900 s`);
-  } finally {
-    db?.close();
-  }
 }
 
 const hostileQueued = ['table-bomb', 'row-bomb', 'fd-bomb', 'stderr-bomb', 'spin'];
@@ -171,7 +90,7 @@ async function once(n: number, hostileN: number, withHostile: boolean) {
     q.close();
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const app = await up(dir, manifest(dir, withHostile), port);
+    const app = await up(dir, manifest(dir, withHostile), port, 'error');
     let stop = false;
     const health = { samples: 0, failures: 0, slowestMs: 0 };
     const hang = { requests: 0, statuses: new Map<number, number>() };
@@ -197,7 +116,9 @@ async function once(n: number, hostileN: number, withHostile: boolean) {
       }
     }
     try {
-      const rate = await drain(path.join(dir, 'rows.db'), 'good_rows', n);
+      // The clock runs from the good component's first row to its last.
+      const [good] = await drain(path.join(dir, 'rows.db'), 'good_rows', [n], undefined, 900_000);
+      const rate = good!.counted / good!.seconds;
       const rss = peakRss(app.child.pid!);
       let outcomes = '';
       if (withHostile) {
