@@ -59,12 +59,24 @@ async function prepare(bc: BrokerCase, md: Record<string, string>): Promise<void
   await s.close();
 }
 
-export async function deliversAllOnce(t: TestContext, bc: BrokerCase, n = 1000): Promise<void> {
-  const md = bc.metadata();
+/** A fresh stream/queue/topic for this test (`overrides` over its metadata), prepared, removed after the test. */
+async function fresh(t: TestContext, bc: BrokerCase, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
+  const md = { ...bc.metadata(), ...overrides };
   t.after(() => bc.cleanup(md));
   await prepare(bc, md);
-  const src = open(bc, md, 16);
-  await src.start(ctx);
+  return md;
+}
+
+/** A started source on `md`; the caller closes it. */
+async function started(bc: BrokerCase, md: Record<string, string>, prefetch: number, o: { dataDir?: string; notify?: () => void } = {}): Promise<Source> {
+  const src = open(bc, md, prefetch, o.dataDir);
+  await src.start(o.notify ? { notify: o.notify, log } : ctx);
+  return src;
+}
+
+export async function deliversAllOnce(t: TestContext, bc: BrokerCase, n = 1000): Promise<void> {
+  const md = await fresh(t, bc);
+  const src = await started(bc, md, 16);
   try {
     const bodies = Array.from({ length: n }, (_, i) => `m${i}`);
     await bc.publishRaw(md, bodies);
@@ -90,11 +102,8 @@ export async function deliversAllOnce(t: TestContext, bc: BrokerCase, n = 1000):
 }
 
 export async function nackRedelivers(t: TestContext, bc: BrokerCase): Promise<void> {
-  const md = bc.metadata();
-  t.after(() => bc.cleanup(md));
-  await prepare(bc, md);
-  const src = open(bc, md, 4);
-  await src.start(ctx);
+  const md = await fresh(t, bc);
+  const src = await started(bc, md, 4);
   try {
     await bc.publishRaw(md, ['retry-me']);
     const d1 = await take(src, 10_000);
@@ -122,11 +131,8 @@ export async function nackRedelivers(t: TestContext, bc: BrokerCase): Promise<vo
 }
 
 export async function rejectDrops(t: TestContext, bc: BrokerCase): Promise<void> {
-  const md = bc.metadata();
-  t.after(() => bc.cleanup(md));
-  await prepare(bc, md);
-  const src = open(bc, md, 4);
-  await src.start(ctx);
+  const md = await fresh(t, bc);
+  const src = await started(bc, md, 4);
   try {
     await bc.publishRaw(md, ['poison', 'good']);
     const got: string[] = [];
@@ -146,12 +152,9 @@ export async function rejectDrops(t: TestContext, bc: BrokerCase): Promise<void>
 }
 
 export async function closeRedelivers(t: TestContext, bc: BrokerCase): Promise<void> {
-  const md = bc.metadata();
-  t.after(() => bc.cleanup(md));
-  await prepare(bc, md);
+  const md = await fresh(t, bc);
   const bodies = ['a', 'b', 'c', 'd', 'e'];
-  const s1 = open(bc, md, 8);
-  await s1.start(ctx);
+  const s1 = await started(bc, md, 8);
   await bc.publishRaw(md, bodies);
   const first = new Set<string>();
   for (let i = 0; i < 3; i++) {
@@ -160,8 +163,7 @@ export async function closeRedelivers(t: TestContext, bc: BrokerCase): Promise<v
     first.add(text(d));
   }
   await s1.close();
-  const s2 = open(bc, md, 8);
-  await s2.start(ctx);
+  const s2 = await started(bc, md, 8);
   try {
     const seen = new Set<string>();
     while (seen.size < bodies.length) {
@@ -181,9 +183,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** A child process takes `take` deliveries, acks `ack` of them, then is killed with SIGKILL. */
 export async function killNineLosesNothing(t: TestContext, bc: BrokerCase, overrides: Record<string, string> = {}): Promise<void> {
-  const md = { ...bc.metadata(), ...overrides };
-  t.after(() => bc.cleanup(md));
-  await prepare(bc, md);
+  const md = await fresh(t, bc, overrides);
   const bodies = Array.from({ length: 10 }, (_, i) => `k${i}`);
   await bc.publishRaw(md, bodies);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-broker-'));
@@ -204,8 +204,7 @@ export async function killNineLosesNothing(t: TestContext, bc: BrokerCase, overr
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
   assert.equal(acked.length, 3);
-  const src = open(bc, md, 16, dataDir);
-  await src.start(ctx);
+  const src = await started(bc, md, 16, { dataDir });
   try {
     const want = bodies.filter((b) => !acked.includes(b));
     const seen = new Set<string>();
@@ -224,16 +223,12 @@ export async function killNineLosesNothing(t: TestContext, bc: BrokerCase, overr
 
 /** start() + publish() + close() (what `dlq retry` does) must not take anything off the broker. */
 export async function publishOnlyTakesNothing(t: TestContext, bc: BrokerCase): Promise<void> {
-  const md = bc.metadata();
-  t.after(() => bc.cleanup(md));
-  await prepare(bc, md);
+  const md = await fresh(t, bc);
   await bc.publishRaw(md, ['p1', 'p2']);
-  const cli = open(bc, md, 1);
-  await cli.start(ctx);
+  const cli = await started(bc, md, 1);
   await cli.publish({ id: 'retried-1', source: 'dlq', subject: '', headers: {}, body: new TextEncoder().encode('p3') });
   await cli.close();
-  const src = open(bc, md, 8);
-  await src.start(ctx);
+  const src = await started(bc, md, 8);
   try {
     const got = new Map<string, number>();
     while (got.size < 3) {
@@ -254,12 +249,9 @@ export async function publishOnlyTakesNothing(t: TestContext, bc: BrokerCase): P
  * consumption so that a new event pushes notify() (0 -> 1 without waiting for the next poll).
  */
 export async function lagPollStartsPush(t: TestContext, bc: BrokerCase): Promise<void> {
-  const md = bc.metadata();
-  t.after(() => bc.cleanup(md));
-  await prepare(bc, md);
+  const md = await fresh(t, bc);
   let notified = 0;
-  const src = open(bc, md, 4);
-  await src.start({ notify: () => void notified++, log });
+  const src = await started(bc, md, 4, { notify: () => void notified++ });
   try {
     assert.equal((await src.lag()).lag, 0);
     await bc.publishRaw(md, ['wake']);
