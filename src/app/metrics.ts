@@ -24,7 +24,7 @@ export function createMetrics(states: () => ComponentState[], deadLetterCount: (
   });
   const run = new Histogram({
     name: 'featherweight_guest_run_seconds',
-    help: 'Time a guest ran on its thread (fresh instance + run + output).',
+    help: 'Time a guest ran on its thread (its fresh instance, unless made ahead while the thread waited; the run; its output).',
     labelNames: ['component'],
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
