@@ -368,7 +368,8 @@ export function createPool(opts: PoolOptions): Pool {
     for (const p of ps) {
       const id = nextId;
       nextId = nextId >= 0x7fffffff ? 1 : nextId + 1; // ids live in an Int32 slot of the board
-      t.batch.push({ ...p, id, index: jobs.length, postedAt, coldStart });
+      // Spelled out, not spread from p: the spread was this function's hottest line in the e2e profile.
+      t.batch.push({ job: p.job, resolve: p.resolve, reject: p.reject, submittedAt: p.submittedAt, id, index: jobs.length, postedAt, coldStart });
       inFlight++;
       if (coldStart) counters.coldStarts++;
       let job = p.job;
