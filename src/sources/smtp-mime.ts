@@ -184,6 +184,9 @@ export function createMimeThread(): MimeThread {
     const w = new Worker(script, { eval: true, workerData: { fwMimeThread: true } });
     w.unref();
     w.on('message', (replies: Reply[]) => {
+      // A reply that comes after close() (or after the thread was given up) settles nothing, and must
+      // not unref a thread whose terminate() is being awaited: the process would exit under it.
+      if (worker !== w) return;
       for (const r of replies) {
         const p = pending.get(r.id);
         if (!p) continue;

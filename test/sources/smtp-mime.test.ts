@@ -58,3 +58,18 @@ test('the MIME thread: close() rejects the mails it holds, even those not posted
   await mime.close();
   for (const e of await Promise.all(held)) assert.ok(e instanceof MimeThreadFailed && /closed/.test(e.message), String(e));
 });
+
+test('the MIME thread: a reply that arrives while close() terminates the thread does not let the process exit under it', async () => {
+  const mime = createMimeThread();
+  const held = mime.build({ length: mail(1).length, chunks: [mail(1)] }, envelope(1), Number.POSITIVE_INFINITY).then(() => null, (e: Error) => e);
+  await new Promise((r) => setImmediate(r)); // the request is posted
+  // Busy here while the thread parses and answers: its reply waits in this thread's queue, and is
+  // read only once close() has given the thread up and awaits its end.
+  const until = Date.now() + 1500;
+  while (Date.now() < until) {
+    /* spin */
+  }
+  await mime.close();
+  const e = await held;
+  assert.ok(e instanceof MimeThreadFailed && /closed/.test(e.message), String(e));
+});
