@@ -320,6 +320,9 @@ const current = ['busy', 'running', 'queued', 'threads', 'idleThreads'] as const
 function swappable(first: Pool): SwappablePool {
   let active = first;
   const retiring = new Set<Pool>();
+  // Retiring pools whose jobs have all settled and that are closing now: a replica count that the
+  // scaler sets meanwhile (a push read that was in flight) must not reach them, a closed pool throws.
+  const closing = new Set<Pool>();
   const jobs = new Map<Pool, Set<Promise<unknown>>>([[first, new Set()]]);
   const retired: Record<(typeof cumulative)[number], number> = { completed: 0, coldStarts: 0, timeouts: 0, crashes: 0, threadStarts: 0 };
 
@@ -336,7 +339,7 @@ function swappable(first: Pool): SwappablePool {
   return {
     setReplicas(n) {
       active.setReplicas(n);
-      for (const p of retiring) p.setReplicas(Math.max(n, p.replicas));
+      for (const p of retiring) if (!closing.has(p)) p.setReplicas(Math.max(n, p.replicas));
     },
     get replicas() {
       return active.replicas;
@@ -359,10 +362,12 @@ function swappable(first: Pool): SwappablePool {
       active = next;
       retiring.add(old);
       await Promise.allSettled([...jobs.get(old)!]);
+      closing.add(old);
       await old.close();
       const last = old.stats();
       for (const k of cumulative) retired[k] += last[k];
       retiring.delete(old);
+      closing.delete(old);
       jobs.delete(old);
     },
     async close() {

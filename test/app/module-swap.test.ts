@@ -50,6 +50,43 @@ test('reload swaps the module under load: in-flight events finish on the old one
   }
 });
 
+test('replica counts set while the old module\'s pool closes (a scaler push in flight) do not reach it', { timeout: 120_000 }, async () => {
+  const dir = tempDir('fw-swap-');
+  const file = path.join(dir, 'handler.wasm');
+  fs.writeFileSync(file, await watBytes(taggedGuestWat('v1')));
+  try {
+    await withApp(oneComponent(dir, { module: file }), async (app) => {
+      const c = app.components.get('c1')!;
+      await c.source.publish({ id: 'e0', source: 'embedded', subject: 'c1', headers: {}, body: body('x') });
+      await waitUntil('the first event processed', () => c.state().counters.processed >= 1);
+      for (let round = 0; round < 3; round++) {
+        // What the scale loop does on every push and poll, on every turn until the old pool is closed.
+        const errors: Error[] = [];
+        let on = true;
+        const hammer = () => {
+          try {
+            c.pool.setReplicas(1 + (round % 2));
+          } catch (err) {
+            errors.push(err as Error);
+          }
+          if (on) setImmediate(hammer);
+        };
+        hammer();
+        const swap = await app.reload('c1', await watBytes(taggedGuestWat(`v${round + 2}`)));
+        await swap.drained;
+        on = false;
+        assert.deepEqual(errors.map((e) => e.message), [], `round ${round}`);
+      }
+      await c.source.publish({ id: 'e1', source: 'embedded', subject: 'c1', headers: {}, body: body('x') });
+      await waitUntil('an event after the swaps', () => c.state().counters.processed >= 2);
+      const { rows } = await c.sink.rows!({ limit: 100, offset: 0 });
+      assert.equal(rows.find((r) => r.event_id === 'e1')?.guest, 'v4');
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('reload refuses bytes that are not a module this component can run, and the old module keeps serving', { timeout: 120_000 }, async () => {
   const dir = tempDir('fw-swap-');
   const file = path.join(dir, 'handler.wasm');
