@@ -145,7 +145,20 @@ type Reply =
  * transferred. A burst delivers some six mails per turn, and a message to a thread that sleeps is
  * a wake-up on each side; one per mail cost more main-thread time than the queue commit.
  */
-type Outbox<T> = { items: T[]; transfer: ArrayBuffer[] };
+function turnBatcher<T>(post: (items: T[], transfer: ArrayBuffer[]) => void): (item: T, transfer?: ArrayBuffer) => void {
+  let box: { items: T[]; transfer: ArrayBuffer[] } | null = null;
+  return (item, transfer) => {
+    if (!box) {
+      const b = (box = { items: [], transfer: [] });
+      setImmediate(() => {
+        box = null;
+        post(b.items, b.transfer);
+      });
+    }
+    box.items.push(item);
+    if (transfer) box.transfer.push(transfer);
+  };
+}
 
 export interface MimeThread {
   /** The event body of one mail; rejects with BodyTooLarge, or an Error when it is not MIME or the thread failed. */
@@ -168,12 +181,12 @@ export function createMimeThread(): MimeThread {
   let worker: Worker | null = null;
   let nextId = 1;
   const pending = new Map<number, { resolve: (b: BuiltBody) => void; reject: (e: Error) => void }>();
-  let outbox: Outbox<Request> | null = null;
+  // The requests of one turn, for the thread that is current when they are queued.
+  let send: (req: Request, transfer?: ArrayBuffer) => void = () => {};
   const failAll = (why: string) => {
     for (const p of pending.values()) p.reject(new MimeThreadFailed(why));
     pending.clear();
     worker = null;
-    outbox = null;
   };
   const start = (): Worker => {
     // Under tsx (tests) the entry is this .ts file and the thread must register tsx first.
@@ -210,7 +223,13 @@ export function createMimeThread(): MimeThread {
       self.build({ length: sample.length, chunks: [sample] }, { mailFrom: '', rcptTo: [] }, Number.POSITIVE_INFINITY).catch(() => {});
     },
     build(mail, envelope, max) {
-      if (!worker) worker = start();
+      if (!worker) {
+        const w = (worker = start());
+        // A thread that failed before the post took these with it: failAll rejected them already.
+        send = turnBatcher((reqs, transfer) => {
+          if (worker === w) w.postMessage(reqs, transfer);
+        });
+      }
       const w = worker;
       const id = nextId++;
       // An ArrayBuffer of its own, to be transferred (small Buffers share an 8 KiB slab, which would be cloned whole).
@@ -219,16 +238,7 @@ export function createMimeThread(): MimeThread {
       return new Promise<BuiltBody>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         w.ref(); // a mail in the parser keeps the process alive until its reply
-        if (!outbox) {
-          const box: Outbox<Request> = (outbox = { items: [], transfer: [] });
-          setImmediate(() => {
-            if (outbox === box) outbox = null;
-            // A thread that failed meanwhile took these with it: failAll rejected them already.
-            if (worker === w) w.postMessage(box.items, box.transfer);
-          });
-        }
-        outbox.items.push(req);
-        if (bytes) outbox.transfer.push(bytes.buffer);
+        send(req, bytes?.buffer);
       });
     },
     async close() {
@@ -254,18 +264,7 @@ function own(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
 
 // The thread's side: parse each request as it comes (several may interleave: each streams).
 if (!isMainThread && (workerData as { fwMimeThread?: boolean } | null)?.fwMimeThread) {
-  let outbox: Outbox<Reply> | null = null;
-  const reply = (r: Reply, transfer?: ArrayBuffer) => {
-    if (!outbox) {
-      const box: Outbox<Reply> = (outbox = { items: [], transfer: [] });
-      setImmediate(() => {
-        outbox = null;
-        parentPort!.postMessage(box.items, box.transfer);
-      });
-    }
-    outbox.items.push(r);
-    if (transfer) outbox.transfer.push(transfer);
-  };
+  const reply = turnBatcher<Reply>((replies, transfer) => parentPort!.postMessage(replies, transfer));
   parentPort!.on('message', (reqs: Request[]) => {
     for (const req of reqs) {
       const mail: Spooled = req.mail.file !== undefined ? { length: req.mail.length, file: req.mail.file } : { length: req.mail.length, chunks: [Buffer.from(req.mail.bytes!.buffer, req.mail.bytes!.byteOffset, req.mail.bytes!.byteLength)] };
