@@ -81,13 +81,12 @@ export function stdinTooLarge(input: CommandInput, limits: Limits): GuestRun | u
 /**
  * A fresh instance of a WASI command, made before its event: its memory, its WASI context and the
  * instantiation itself (V8's part of which costs several times more on a thread that has just woken
- * than on a busy one) are off the event's path. Used once: run() or discard(), never both.
+ * than on a busy one) are off the event's path. It runs once; one never run is its thread's until
+ * that thread ends, like the memories the thread keeps for reuse.
  */
 export interface PreparedCommand {
   /** Binds the event's argv, env and stdin, runs _start; never throws for anything the guest does. */
   run(input: CommandInput): GuestRun;
-  /** Gives its memory back unused. */
-  discard(): void;
 }
 
 type Made = { prepared: PreparedCommand; error?: undefined } | { prepared?: undefined; error: GuestRun };
@@ -163,9 +162,6 @@ function instantiate(module: WebAssembly.Module, limits: Limits, grants: Grants 
         } finally {
           release();
         }
-      },
-      discard() {
-        if (!used) release();
       },
     },
   };
