@@ -28,6 +28,14 @@ import {
  */
 const groupCommitDelayMs = 1;
 
+/**
+ * Records per multi-row INSERT: 20 rows of three columns took ~25% less time as one statement than
+ * as twenty (better-sqlite3 binds and steps once per call). At most 999 bound values per statement,
+ * SQLite's historical limit, so a wide table still fits; a run's remainder gets a statement of its
+ * own size (one cached statement per size and key set).
+ */
+const rowsPerInsert = (columns: number) => Math.max(1, Math.min(16, Math.floor(999 / (columns + 2))));
+
 export const config = z.strictObject({
   type: z.literal('sqlite'),
   path: z.string().min(1).optional(),
@@ -90,13 +98,13 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
     columns = new Map(info.map((n) => [n.toLowerCase(), n]));
   };
 
-  function insertFor(d: Database.Database, cols: string[]): Database.Statement {
-    const key = cols.join('\0');
+  function insertFor(d: Database.Database, cols: string[], rows: number): Database.Statement {
+    const key = `${rows}\0${cols.join('\0')}`;
     let stmt = inserts.get(key);
     if (!stmt) {
       const names = ['event_id', 'record_index', ...cols].map(quoteIdent).join(', ');
-      const params = ['?', '?', ...cols.map(() => '?')].join(', ');
-      stmt = d.prepare(`INSERT INTO ${t} (${names}) VALUES (${params}) ON CONFLICT (event_id, record_index) DO NOTHING`);
+      const tuple = `(${['?', '?', ...cols.map(() => '?')].join(', ')})`;
+      stmt = d.prepare(`INSERT INTO ${t} (${names}) VALUES ${Array.from({ length: rows }, () => tuple).join(', ')} ON CONFLICT (event_id, record_index) DO NOTHING`);
       inserts.set(key, stmt);
     }
     return stmt;
@@ -159,40 +167,49 @@ export function create(cfg: SqliteSinkConfig, opts: { dataDir: string; component
         PRIMARY KEY (event_id, record_index)
       )`);
       loadColumns(d);
-      const body: WriteBody = (eventId, records, from, to) => {
-        // Records of one event usually share their keys: reuse the last record's statement then.
-        let lastKeys: string[] = [];
-        let lastStmt: Database.Statement | null = null;
-        const args: unknown[] = [];
-        for (let index = from; index < to; index++) {
-          const record = records[index]!;
-          const keys = Object.keys(record); // validated by eventColumns before the first slice
-          if (lastStmt && keys.length === lastKeys.length && keys.every((k, j) => k === lastKeys[j])) {
-            args.length = 0;
-            args.push(eventId, index);
-            for (const k of keys) args.push(toSqlValue(record[k]));
-            lastStmt.run(...args);
-            continue;
-          }
-          const cols: string[] = [];
-          for (const k of keys) {
-            let col = columns.get(k.toLowerCase());
+      /** The table's column for each key, adding the ones it lacks (inside the caller's transaction). */
+      const columnsFor = (keys: string[]): string[] => {
+        const cols: string[] = [];
+        for (const k of keys) {
+          let col = columns.get(k.toLowerCase());
+          if (col === undefined) {
+            loadColumns(d); // another process may have added it meanwhile
+            col = columns.get(k.toLowerCase());
             if (col === undefined) {
-              loadColumns(d); // another process may have added it meanwhile
-              col = columns.get(k.toLowerCase());
-              if (col === undefined) {
-                // another event may have widened the table since write() checked the budget
-                if (recordColumnCount() + 1 > maxColumns) checkColumnBudget(table, recordColumnCount(), [k], maxColumns);
-                d.exec(`ALTER TABLE ${t} ADD COLUMN ${quoteIdent(k)}`);
-                columns.set(k.toLowerCase(), (col = k));
-                inserts.clear();
-              }
+              // another event may have widened the table since write() checked the budget
+              if (recordColumnCount() + 1 > maxColumns) checkColumnBudget(table, recordColumnCount(), [k], maxColumns);
+              d.exec(`ALTER TABLE ${t} ADD COLUMN ${quoteIdent(k)}`);
+              columns.set(k.toLowerCase(), (col = k));
+              inserts.clear();
             }
-            cols.push(col);
           }
-          lastStmt = insertFor(d, cols);
-          lastKeys = keys;
-          lastStmt.run(eventId, index, ...keys.map((k) => toSqlValue(record[k])));
+          cols.push(col);
+        }
+        return cols;
+      };
+      const sameKeys = (a: string[], b: string[]) => a.length === b.length && a.every((k, j) => k === b[j]);
+      const body: WriteBody = (eventId, records, from, to) => {
+        // Records of one event usually share their keys: a run of them goes in multi-row INSERTs,
+        // one statement call per rowsPerInsert records instead of one per record.
+        const args: unknown[] = [];
+        let index = from;
+        while (index < to) {
+          const keys = Object.keys(records[index]!); // validated by eventColumns before the first slice
+          let end = index + 1;
+          while (end < to && sameKeys(Object.keys(records[end]!), keys)) end++;
+          const cols = columnsFor(keys);
+          const perInsert = rowsPerInsert(cols.length);
+          while (index < end) {
+            const rows = Math.min(perInsert, end - index);
+            args.length = 0;
+            for (let i = index; i < index + rows; i++) {
+              const record = records[i]!;
+              args.push(eventId, i);
+              for (const k of keys) args.push(toSqlValue(record[k]));
+            }
+            insertFor(d, cols, rows).run(args);
+            index += rows;
+          }
         }
       };
       writeTx = d.transaction(body).immediate as unknown as WriteBody;
