@@ -149,3 +149,39 @@ test('small events written together share one commit; one failing event fails al
   await Promise.all(Array.from({ length: 2500 }, (_, i) => sink.write(`m${i}`, [{ a: i }]))); // redelivered
   assert.equal(await sink.count(), 3 + 2500);
 });
+
+test('runs of records with the same keys go in multi-row inserts: every record lands at its index, in its columns, once', async (t) => {
+  const dir = tempDir(t);
+  const sink = create({ type: 'sqlite' }, { dataDir: dir, component: 'runs' });
+  await sink.start();
+  t.after(() => sink.close());
+  // 40 records: a run of 20 (more than one insert of 16), then keys that change, one record a time
+  // and in runs, with a key order that differs from the run before (a different statement).
+  const records: Record<string, unknown>[] = [
+    ...Array.from({ length: 20 }, (_, i) => ({ file: 'a.txt', line: i + 1, text: `a${i}` })),
+    { file: 'b.txt', line: 1 },
+    { text: 'c', file: 'c.txt', line: 1 },
+    { text: 'c', file: 'c.txt', line: 2 },
+    { other: true },
+    ...Array.from({ length: 16 }, (_, i) => ({ file: 'd.txt', line: i + 1, text: `d${i}` })),
+  ];
+  // As if an earlier delivery had committed the first 25 (a multi-row insert straddles the line),
+  // then the whole event twice: nothing twice, nothing lost.
+  await sink.write('e1', records.slice(0, 25));
+  assert.equal(await sink.count(), 25);
+  await sink.write('e1', records);
+  await sink.write('e1', records);
+  assert.equal(await sink.count(), 40);
+  const db = new Database(sink.path, { readonly: true });
+  t.after(() => db.close());
+  const rows = db.prepare(`SELECT record_index, file, line, text, other FROM runs WHERE event_id = 'e1' ORDER BY record_index`).all() as Array<Record<string, unknown>>;
+  assert.equal(rows.length, 40);
+  rows.forEach((row, i) => {
+    const want = records[i]!;
+    assert.equal(row.record_index, i);
+    assert.equal(row.file, want.file ?? null, `record ${i} file`);
+    assert.equal(row.line, want.line ?? null, `record ${i} line`);
+    assert.equal(row.text, want.text ?? null, `record ${i} text`);
+    assert.equal(row.other, want.other === undefined ? null : 1, `record ${i} other`);
+  });
+});
