@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { BodyTooLarge, createMimeThread, MimeThreadFailed, type Spooled } from './smtp-mime.js';
 import { z } from 'zod';
@@ -193,77 +192,60 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
    * Reads the DATA stream, keeping nothing past maxSize (the client is still sending, so it is
    * drained). Up to `inMemoryMail` bytes stay in memory; a larger mail goes to a file under
    * <dataDir>/smtp-spool from there on. The file system calls per mail (open, write, read, unlink)
-   * were most of the SMTP intake's main-thread time for typical mails (decision 233).
+   * were most of the SMTP intake's main-thread time for typical mails (decision 233). Listeners on
+   * the stream, as a bare smtp-server has, rather than a Writable piped to: per mail, that was a
+   * stream object and a pipe's worth of listeners on both sides, for one or two chunks. Not
+   * stream/promises' pipeline() either: it aborts an AbortController of its own at the end of every
+   * mail, and the DOMException that makes was ~150 µs of the main thread per mail.
    */
-  async function spool(stream: SMTPServerDataStream): Promise<Spooled> {
-    let length = 0;
-    const held: Buffer[] = [];
-    let file: string | undefined;
-    let out: ReturnType<typeof createWriteStream> | undefined;
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
+  function spool(stream: SMTPServerDataStream): Promise<Spooled> {
+    return new Promise<Spooled>((resolve, reject) => {
+      let length = 0;
+      const held: Buffer[] = [];
+      let file: string | undefined;
+      let out: ReturnType<typeof createWriteStream> | undefined;
+      let over = false;
+      const finish = (err?: Error | null) => {
+        if (over) return;
+        over = true;
+        stream.off('data', onChunk);
+        if (!err) return resolve(file !== undefined ? { length, file } : { length, chunks: held });
+        out?.destroy();
+        if (file !== undefined) rmSync(file, { force: true });
+        reject(err);
+      };
+      const onChunk = (chunk: Buffer) => {
         const room = maxSize - length;
         length += chunk.length;
         const kept = room >= chunk.length ? chunk : room > 0 ? chunk.subarray(0, room) : undefined;
-        if (!kept) return cb();
+        if (!kept) return;
         if (!out && length <= inMemoryMail) {
           held.push(kept);
-          return cb();
+          return;
         }
         let data = kept;
         if (!out) {
-          mkdirSync(spoolDir, { recursive: true });
+          try {
+            mkdirSync(spoolDir, { recursive: true });
+          } catch (err) {
+            return finish(err as Error);
+          }
           file = path.join(spoolDir, `${randomUUID()}.eml`);
           out = createWriteStream(file);
-          out.on('error', (err) => sink.destroy(err));
+          out.on('error', finish);
           data = Buffer.concat([...held, kept]);
           held.length = 0;
         }
-        if (out.write(data)) cb();
-        else out.once('drain', () => cb());
-      },
-      final(cb) {
-        if (!out) return cb();
-        out.end(cb);
-      },
-      destroy(err, cb) {
-        out?.destroy();
-        cb(err);
-      },
-    });
-    try {
-      await pipeInto(stream, sink);
-    } catch (err) {
-      if (file !== undefined) rmSync(file, { force: true });
-      throw err;
-    }
-    return file !== undefined ? { length, file } : { length, chunks: held };
-  }
-
-  /**
-   * stream.pipe(sink), settled when the sink has finished or either side failed. Not
-   * stream/promises' pipeline(): it aborts an AbortController of its own at the end of every mail,
-   * and the DOMException that makes (a stack trace each) plus its signal plumbing were ~150 µs of
-   * the main thread per mail in the SMTP e2e profile.
-   */
-  function pipeInto(stream: SMTPServerDataStream, sink: Writable): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const done = (err?: Error | null) => {
-        stream.off('error', done);
-        sink.off('error', done);
-        sink.off('finish', done);
-        // A late error (the connection dropping after the mail was read) must not become an
-        // unhandled 'error' event that ends the host; the mail's fate is already decided.
-        stream.on('error', () => {});
-        if (!err) return resolve();
-        stream.unpipe(sink);
-        sink.destroy();
-        reject(err);
+        if (!out.write(data)) {
+          stream.pause();
+          out.once('drain', () => stream.resume());
+        }
       };
-      stream.on('error', done);
-      sink.on('error', done);
-      sink.on('finish', done);
-      stream.pipe(sink);
+      stream.on('data', onChunk);
+      stream.once('end', () => (out ? out.end(() => finish()) : finish()));
+      // A late error (the connection dropping after the mail was read) must not become an
+      // unhandled 'error' event that ends the host; the mail's fate is already decided then.
+      stream.on('error', (err) => finish(err));
     });
   }
 

@@ -383,3 +383,22 @@ test('prepare() refuses for good a stored mail without its envelope or above max
   const other = { ...base, headers: { from: 'x' }, body: Buffer.from('{"sent":"by queue send"}') };
   assert.equal(await src.prepare!(other), other);
 });
+
+test('a mail that cannot be spooled gets 451 after its DATA is read, stores nothing, and the next mails are accepted', async (t) => {
+  const { src, dir, port } = await startSmtp(t);
+  // The spool directory's path taken by a file: a mail past 256 KiB cannot be written there.
+  fs.writeFileSync(path.join(dir, 'smtp-spool'), 'not a directory');
+  const tx = transport(port);
+  t.after(() => tx.close());
+  const big = Buffer.alloc(512 * 1024, 'line of text\n');
+  await assert.rejects(
+    tx.sendMail({ from: 'a@featherweight.test', to: 'b@featherweight.test', subject: 'big', attachments: [{ filename: 'big.txt', content: big }] }),
+    (err: Error & { responseCode?: number }) => err.responseCode === 451 && /Temporary failure storing the message/.test(err.message),
+  );
+  assert.equal((await src.lag()).lag, 0, 'nothing was queued for the refused mail');
+  // The same connection's next mail, and a small one on it, go through.
+  const info = await tx.sendMail({ from: 'a@featherweight.test', to: 'b@featherweight.test', subject: 'small', text: 'fits in memory' });
+  assert.match(info.response, /^250 /);
+  const [e] = await drain(src, 1);
+  assert.equal(e!.body.subject, 'small');
+});
