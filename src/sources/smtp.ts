@@ -242,7 +242,7 @@ export function open({ m, listen, maxSize, maxClients, users }: SmtpConfig, opts
         }
       };
       stream.on('data', onChunk);
-      stream.once('end', () => (out ? out.end(() => finish()) : finish()));
+      stream.once('end', () => (out ? out.end((err?: Error | null) => finish(err)) : finish()));
       // A late error (the connection dropping after the mail was read) must not become an
       // unhandled 'error' event that ends the host; the mail's fate is already decided then.
       stream.on('error', (err) => finish(err));
