@@ -215,7 +215,7 @@ export async function run(): Promise<void> {
   const pairList = pairs.map((p) => `${p.fw.rate.toFixed(0)}/${p.bare.rate.toFixed(0)}`).join(' ');
   console.log(`e2e: bare smtp-server, discard (${connections} connections)              ${m.bare.toFixed(0).padStart(7)} mails/s   baseline, median of bursts ${mailWarmup + 1}-${pairs.length}, each beside a host burst (${load()})`);
   console.log(
-    `e2e: smtp -> embedded queue -> mail-lines -> rows (${connections} conns)     ${m.rate.toFixed(0).padStart(7)} mails/s   ${m.ratio.toFixed(2)}x of baseline (median of the pairs' ratios); goals >= 1,000/s and >= 0.8x; steady state, bursts ${mailWarmup + 1}-${pairs.length} of host/bare pairs ${pairList}; SMTP intake alone ${m.smtpRate.toFixed(0)}/s${host(m.cores, `CPU ${m.cpuMsPerMail.toFixed(2)} ms/mail (bare server: ${m.bareServerMsPerMail.toFixed(2)} ms on its thread)`)}${first ? `; cold first burst ${first.fw.rate.toFixed(0)} mails/s (${(first.fw.rate / first.bare.rate).toFixed(2)}x)` : ''} (${load()})`,
+    `e2e: smtp -> embedded queue -> mail-lines -> rows (${connections} conns)     ${m.rate.toFixed(0).padStart(7)} mails/s   ${m.ratio.toFixed(2)}x of baseline (median of the pairs' ratios); goals >= 1,000/s and >= 0.8x; steady state, bursts ${mailWarmup + 1}-${pairs.length} of host/bare pairs ${pairList}; SMTP intake alone ${m.smtpRate.toFixed(0)}/s${host(m.cores, `CPU ${m.cpuMsPerMail.toFixed(2)} ms/mail (bare server: ${m.bareServerMsPerMail.toFixed(2)} ms on its thread)`)}${first ? cold(first.fw.rate, first.bare.rate, 'mails/s') : ''} (${load()})`,
   );
   // Both runs share the machine's two cores with the client, so the CPU per mail says what the
   // pipeline costs beyond the bare server, whatever the machine's speed at the moment: at equal
